@@ -1,0 +1,199 @@
+//! Addresses: the network-independent key the store indexes, and the strings people use.
+//!
+//! An `AddressKey` is `[kind][payload]` where kind is the `ScriptType` byte of the address
+//! family (P2PK outputs are keyed as the P2PKH address of their public key, which is how
+//! explorers show them and how the same key's coins are linked). The string form depends on
+//! the network: base58check for P2PKH/P2SH, bech32 (v0) and bech32m (v1+) for segwit.
+
+use std::fmt;
+
+use bech32::{hrp::Hrp, segwit, Fe32};
+use fundtrace_core::ScriptType;
+
+use crate::network::Network;
+
+/// Network-independent identity of an address. At most 1 kind byte + 1 version byte + 40.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AddressKey {
+    len: u8,
+    bytes: [u8; 42],
+}
+
+impl AddressKey {
+    /// Key from a kind and payload. For `WitnessUnknown` the payload is `[version, program..]`.
+    pub fn new(kind: ScriptType, payload: &[u8]) -> AddressKey {
+        let mut bytes = [0u8; 42];
+        bytes[0] = kind as u8;
+        bytes[1..1 + payload.len()].copy_from_slice(payload);
+        AddressKey { len: 1 + payload.len() as u8, bytes }
+    }
+
+    /// Rebuilds a key from its stored bytes; `None` if they are not a well-formed key.
+    pub fn from_bytes(b: &[u8]) -> Option<AddressKey> {
+        let kind = ScriptType::from_u8(*b.first()?)?;
+        let ok = match kind {
+            ScriptType::P2pkh | ScriptType::P2sh | ScriptType::P2wpkh => b.len() == 21,
+            ScriptType::P2wsh | ScriptType::P2tr => b.len() == 33,
+            ScriptType::WitnessUnknown => (4..=42).contains(&b.len()) && (1..=16).contains(&b[1]),
+            _ => false,
+        };
+        ok.then(|| AddressKey::new(kind, &b[1..]))
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+    pub fn kind(&self) -> ScriptType {
+        ScriptType::from_u8(self.bytes[0]).expect("constructed from a ScriptType")
+    }
+    pub fn payload(&self) -> &[u8] {
+        &self.bytes[1..self.len as usize]
+    }
+
+    /// The address string on `network`.
+    pub fn encode(&self, network: Network) -> String {
+        let (p2pkh, p2sh) = network.base58_versions();
+        let hrp = Hrp::parse(network.bech32_hrp()).expect("valid constant hrp");
+        let seg = |version: u8, program: &[u8]| {
+            let v = Fe32::try_from(version).expect("version 0..=16");
+            segwit::encode(hrp, v, program).expect("program length checked at construction")
+        };
+        match self.kind() {
+            ScriptType::P2pkh => base58check(p2pkh, self.payload()),
+            ScriptType::P2sh => base58check(p2sh, self.payload()),
+            ScriptType::P2wpkh | ScriptType::P2wsh => seg(0, self.payload()),
+            ScriptType::P2tr => seg(1, self.payload()),
+            ScriptType::WitnessUnknown => seg(self.payload()[0], &self.payload()[1..]),
+            other => unreachable!("no address key of kind {other:?}"),
+        }
+    }
+
+    /// Parses an address string of `network`, validating its checksum. Bech32 is accepted in
+    /// either case (not mixed), as BIP173 requires; the canonical form is lowercase.
+    pub fn parse(s: &str, network: Network) -> Result<AddressKey, AddressParseError> {
+        let (p2pkh, p2sh) = network.base58_versions();
+        let hrp = network.bech32_hrp();
+        let lower = s.to_ascii_lowercase();
+        let bech32_hrp = lower.rsplit_once('1').map(|(h, _)| h);
+        if let Some(got) = bech32_hrp.filter(|h| ["bc", "tb", "bcrt"].contains(h)) {
+            if got != hrp {
+                return Err(AddressParseError::WrongNetwork);
+            }
+            let (_, version, program) =
+                segwit::decode(s).map_err(|e| AddressParseError::Invalid(e.to_string()))?;
+            let v = version.to_u8();
+            return Ok(match (v, program.len()) {
+                (0, 20) => AddressKey::new(ScriptType::P2wpkh, &program),
+                (0, 32) => AddressKey::new(ScriptType::P2wsh, &program),
+                (1, 32) => AddressKey::new(ScriptType::P2tr, &program),
+                _ => {
+                    let mut p = vec![v];
+                    p.extend_from_slice(&program);
+                    AddressKey::new(ScriptType::WitnessUnknown, &p)
+                }
+            });
+        }
+        let data = bs58::decode(s)
+            .with_check(None)
+            .into_vec()
+            .map_err(|e| AddressParseError::Invalid(format!("base58check: {e}")))?;
+        if data.len() != 21 {
+            return Err(AddressParseError::Invalid(format!(
+                "base58 payload is {} bytes, expected 21",
+                data.len()
+            )));
+        }
+        match data[0] {
+            v if v == p2pkh => Ok(AddressKey::new(ScriptType::P2pkh, &data[1..])),
+            v if v == p2sh => Ok(AddressKey::new(ScriptType::P2sh, &data[1..])),
+            0x00 | 0x05 | 0x6f | 0xc4 => Err(AddressParseError::WrongNetwork),
+            v => Err(AddressParseError::Invalid(format!("unknown base58 version byte {v:#04x}"))),
+        }
+    }
+}
+
+impl fmt::Debug for AddressKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}:{}", self.kind(), fundtrace_core::hex_encode(self.payload()))
+    }
+}
+
+fn base58check(version: u8, payload: &[u8]) -> String {
+    let mut v = Vec::with_capacity(1 + payload.len());
+    v.push(version);
+    v.extend_from_slice(payload);
+    bs58::encode(v).with_check().into_string()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddressParseError {
+    /// Not an address at all: bad characters, checksum, length or version.
+    Invalid(String),
+    /// A valid address, but of another network than the store's.
+    WrongNetwork,
+}
+
+impl fmt::Display for AddressParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AddressParseError::Invalid(why) => write!(f, "malformed address: {why}"),
+            AddressParseError::WrongNetwork => write!(f, "address belongs to another network"),
+        }
+    }
+}
+
+impl std::error::Error for AddressParseError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Round trips with vectors from BIP173/BIP350 and well-known mainnet addresses.
+    #[test]
+    fn published_vectors_round_trip() {
+        let cases = [
+            ("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", ScriptType::P2pkh),
+            ("3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy", ScriptType::P2sh),
+            ("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", ScriptType::P2wpkh),
+            ("bc1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3qccfmv3", ScriptType::P2wsh),
+            ("bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0", ScriptType::P2tr),
+            ("bc1sw50qgdz25j", ScriptType::WitnessUnknown),
+        ];
+        for (s, kind) in cases {
+            let k = AddressKey::parse(s, Network::Main).unwrap();
+            assert_eq!(k.kind(), kind, "{s}");
+            assert_eq!(k.encode(Network::Main), s);
+            assert_eq!(AddressKey::from_bytes(k.as_bytes()), Some(k));
+        }
+    }
+
+    #[test]
+    fn bech32_case_is_normalised_and_errors_are_distinguished() {
+        let upper = "BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4";
+        let k = AddressKey::parse(upper, Network::Main).unwrap();
+        assert_eq!(k.encode(Network::Main), upper.to_lowercase());
+        // BIP173 invalid: mixed case; BIP350: v0 program with bech32m checksum.
+        assert!(matches!(
+            AddressKey::parse("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kV8f3t4", Network::Main),
+            Err(AddressParseError::Invalid(_))
+        ));
+        assert!(matches!(
+            AddressKey::parse("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kemeawh", Network::Main),
+            Err(AddressParseError::Invalid(_))
+        ));
+        // One changed character breaks the base58 checksum.
+        assert!(matches!(
+            AddressKey::parse("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb", Network::Main),
+            Err(AddressParseError::Invalid(_))
+        ));
+        assert_eq!(
+            AddressKey::parse("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", Network::Regtest),
+            Err(AddressParseError::WrongNetwork)
+        );
+        assert_eq!(
+            AddressKey::parse("tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx", Network::Main),
+            Err(AddressParseError::WrongNetwork)
+        );
+        assert!(matches!(AddressKey::parse("hello", Network::Main), Err(AddressParseError::Invalid(_))));
+    }
+}

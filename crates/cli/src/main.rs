@@ -1,0 +1,78 @@
+//! The `fundtrace` command: argument parsing, and printing of what the library crates return.
+
+mod ingest;
+mod show;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "fundtrace", version, about = "Trace stolen and laundered money on public ledgers")]
+struct Cli {
+    /// Data directory holding the ledger stores [default: ~/.fundtrace]
+    #[arg(long, global = true, env = "FUNDTRACE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Ingest a ledger into the data directory
+    #[command(subcommand)]
+    Ingest(ingest::IngestCommand),
+    /// Summary of the stored ledger
+    Info(show::JsonFlag),
+    /// One block, by height or hash
+    Block(show::BlockArgs),
+    /// One transaction, by txid
+    Tx(show::TxArgs),
+    /// What an address received and sent
+    Address(show::AddressArgs),
+}
+
+/// A failure with the exit code it maps to: 1 = the command failed, 2 = bad usage/input.
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure { code: 1, message: e.to_string() }
+    }
+}
+
+pub fn usage(message: impl Into<String>) -> Failure {
+    Failure { code: 2, message: message.into() }
+}
+
+fn default_data_dir() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".fundtrace")
+}
+
+/// Where the Bitcoin ledger store lives inside a data directory.
+pub fn btc_store(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("btc")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let data_dir = cli.data_dir.unwrap_or_else(default_data_dir);
+    let result = match cli.command {
+        Command::Ingest(c) => ingest::run(&data_dir, c),
+        Command::Info(a) => show::info(&data_dir, a),
+        Command::Block(a) => show::block(&data_dir, a),
+        Command::Tx(a) => show::tx(&data_dir, a),
+        Command::Address(a) => show::address(&data_dir, a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! Read commands: `info`, `block`, `tx`, `address`. Each builds one JSON value (the stable
+//! `--json` form) and prints either it or a human rendering of the same fields.
+
+use std::path::Path;
+
+use clap::Args;
+use fundtrace_bitcoin::{AddressKey, AddressParseError, Header, Network};
+use fundtrace_core::{AddressId, Hash32, InputId, OutputId, TxId};
+use fundtrace_store::Ledger;
+use serde_json::{json, Value};
+
+use crate::{usage, Failure};
+
+#[derive(Args)]
+pub struct JsonFlag {
+    /// Print JSON (stable field names, amounts in satoshi)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct BlockArgs {
+    /// Block height or block hash
+    pub block: String,
+    #[command(flatten)]
+    pub out: JsonFlag,
+}
+
+#[derive(Args)]
+pub struct TxArgs {
+    /// Transaction id (64 hex digits)
+    pub txid: String,
+    #[command(flatten)]
+    pub out: JsonFlag,
+}
+
+#[derive(Args)]
+pub struct AddressArgs {
+    /// Address (base58check or bech32/bech32m of the store's network)
+    pub address: String,
+    /// List the address's transactions in chain order
+    #[arg(long)]
+    pub txs: bool,
+    #[command(flatten)]
+    pub out: JsonFlag,
+}
+
+fn open(data_dir: &Path) -> Result<(Ledger, Network), Failure> {
+    let ledger = Ledger::open(&crate::btc_store(data_dir))?;
+    let network = Network::from_name(&ledger.manifest.network)
+        .ok_or_else(|| Failure::from(format!("unknown network {:?} in manifest", ledger.manifest.network)))?;
+    Ok((ledger, network))
+}
+
+/// Prints `v` as JSON, or as `key: value` lines with nested arrays as indented tables.
+fn print(v: &Value, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(v).expect("json"));
+        return;
+    }
+    fn scalar(v: &Value) -> String {
+        match v {
+            Value::Null => "-".into(),
+            Value::String(s) => s.clone(),
+            Value::Object(o) => o.iter().map(|(k, v)| format!("{k}={}", scalar(v))).collect::<Vec<_>>().join(" "),
+            other => other.to_string(),
+        }
+    }
+    let Value::Object(map) = v else { return println!("{}", scalar(v)) };
+    let width = map.keys().map(|k| k.len()).max().unwrap_or(0);
+    for (k, v) in map {
+        match v {
+            Value::Array(rows) => {
+                println!("{k}:");
+                for row in rows {
+                    println!("  {}", scalar(row));
+                }
+            }
+            _ => println!("{k:width$}  {}", scalar(v)),
+        }
+    }
+}
+
+pub fn info(data_dir: &Path, a: JsonFlag) -> Result<(), Failure> {
+    let (l, _) = open(data_dir)?;
+    let m = &l.manifest;
+    let store_bytes: u64 = std::fs::read_dir(&l.dir)
+        .map(|d| d.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum())
+        .unwrap_or(0);
+    let tip = m.height().map(|h| Hash32(l.block(h).unwrap().hash).to_string());
+    let v = json!({
+        "chain": m.chain,
+        "network": m.network,
+        "height": m.height(),
+        "tip": tip,
+        "blocks": m.blocks,
+        "transactions": m.txs,
+        "inputs": m.inputs,
+        "outputs": m.outputs,
+        "addresses": m.addresses,
+        "stale_blocks_skipped": m.stale_blocks_skipped,
+        "orphan_blocks_skipped": m.orphan_blocks_skipped,
+        "store_bytes": store_bytes,
+        "format_version": m.format_version,
+        "data_dir": l.dir.parent().unwrap_or(&l.dir).display().to_string(),
+    });
+    print(&v, a.json);
+    Ok(())
+}
+
+pub fn block(data_dir: &Path, a: BlockArgs) -> Result<(), Failure> {
+    let (l, _) = open(data_dir)?;
+    let height = if a.block.len() == 64 {
+        let hash = Hash32::from_display_hex(&a.block).ok_or_else(|| usage(format!("malformed block hash {:?}", a.block)))?;
+        l.block_height(&hash).ok_or_else(|| Failure::from(format!("unknown block {hash}")))?
+    } else {
+        let h: u64 = a.block.parse().map_err(|_| usage(format!("{:?} is neither a height nor a 64-hex-digit block hash", a.block)))?;
+        if h >= l.block_count() {
+            return Err(Failure::from(format!("no block at height {h} (tip is {:?})", l.manifest.height())));
+        }
+        h
+    };
+    let b = l.block(height).unwrap();
+    let hdr = Header::decode(&b.header);
+    let txs = l.block_txs(height);
+    let v = json!({
+        "height": height,
+        "hash": Hash32(b.hash).to_string(),
+        "prev_hash": hdr.prev_blockhash.to_string(),
+        "next_hash": l.block(height + 1).map(|n| Hash32(n.hash).to_string()),
+        "merkle_root": hdr.merkle_root.to_string(),
+        "version": hdr.version,
+        "time": hdr.time,
+        "bits": format!("{:08x}", hdr.bits),
+        "nonce": hdr.nonce,
+        "size": b.size,
+        "weight": b.weight,
+        "tx_count": txs.end - txs.start,
+    });
+    print(&v, a.out.json);
+    Ok(())
+}
+
+fn address_string(l: &Ledger, network: Network, a: Option<AddressId>) -> Value {
+    match a.and_then(|a| AddressKey::from_bytes(l.address_key(a))) {
+        Some(k) => Value::String(k.encode(network)),
+        None => Value::Null,
+    }
+}
+
+fn txid_arg(s: &str) -> Result<Hash32, Failure> {
+    Hash32::from_display_hex(s).ok_or_else(|| usage(format!("malformed txid {s:?}: expected 64 hex digits")))
+}
+
+pub fn tx(data_dir: &Path, a: TxArgs) -> Result<(), Failure> {
+    let txid = txid_arg(&a.txid)?;
+    let (l, network) = open(data_dir)?;
+    let id = l.find_tx(&txid).ok_or_else(|| Failure::from(format!("unknown transaction {txid} (not in the store)")))?;
+    let t = l.tx(id);
+    let height = l.tx_height(id);
+    let header = Header::decode(&l.block(height).unwrap().header);
+    let coinbase = t.is_coinbase(&l);
+    let mut in_sum = 0u64;
+    let inputs: Vec<Value> = (t.inputs.clone())
+        .map(|i| {
+            let input = InputId(i);
+            match l.input_spent(input) {
+                None => json!({
+                    "prev_txid": Hash32::default().to_string(), "prev_vout": u32::MAX,
+                    "address": null, "value": null, "sequence": l.input_sequence(input),
+                }),
+                Some(o) => {
+                    let prev_tx = l.tx_of_output(o);
+                    let out = l.output(o);
+                    in_sum += out.value;
+                    json!({
+                        "prev_txid": l.txid(prev_tx).to_string(),
+                        "prev_vout": o.0 - l.outputs_of(prev_tx).start,
+                        "address": address_string(&l, network, out.address),
+                        "script_type": out.script_type.name(),
+                        "value": out.value,
+                        "sequence": l.input_sequence(input),
+                    })
+                }
+            }
+        })
+        .collect();
+    let mut out_sum = 0u64;
+    let outputs: Vec<Value> = (t.outputs.clone())
+        .map(|o| {
+            let out = l.output(OutputId(o));
+            out_sum += out.value;
+            let spent_by = out.spent_by.map(|i| {
+                let spender = l.tx_of_input(i);
+                json!({"txid": l.txid(spender).to_string(), "input": i.0 - l.inputs_of(spender).start})
+            });
+            json!({
+                "n": o - t.outputs.start,
+                "script_type": out.script_type.name(),
+                "address": address_string(&l, network, out.address),
+                "value": out.value,
+                "spent_by": spent_by,
+            })
+        })
+        .collect();
+    let v = json!({
+        "txid": t.txid.to_string(),
+        "wtxid": t.wtxid.to_string(),
+        "block_height": height,
+        "block_hash": Hash32(l.block(height).unwrap().hash).to_string(),
+        "block_time": header.time,
+        "coinbase": coinbase,
+        "version": t.version,
+        "locktime": t.locktime,
+        "size": t.size,
+        "vsize": t.weight.div_ceil(4),
+        "weight": t.weight,
+        "input_value": in_sum,
+        "output_value": out_sum,
+        "fee": if coinbase { 0 } else { in_sum - out_sum },
+        "inputs": inputs,
+        "outputs": outputs,
+    });
+    print(&v, a.out.json);
+    Ok(())
+}
+
+pub fn address(data_dir: &Path, a: AddressArgs) -> Result<(), Failure> {
+    let (l, network) = open(data_dir)?;
+    let key = AddressKey::parse(a.address.trim(), network).map_err(|e| match e {
+        AddressParseError::WrongNetwork => usage(format!("{}: {e} (the store is {network})", a.address)),
+        AddressParseError::Invalid(_) => usage(format!("{}: {e}", a.address)),
+    })?;
+    let canonical = key.encode(network);
+    let id = l
+        .find_address(key.as_bytes())
+        .ok_or_else(|| Failure::from(format!("address {canonical} is valid but never appears in the store")))?;
+    // Per transaction: (received, sent), keyed by tx id so the list comes out in chain order.
+    let mut per_tx: std::collections::BTreeMap<u64, (u64, u64)> = Default::default();
+    let (mut received, mut sent, mut outputs) = (0u64, 0u64, 0u64);
+    for o in l.address_outputs(id) {
+        let out = l.output(o);
+        outputs += 1;
+        received += out.value;
+        per_tx.entry(l.tx_of_output(o).0).or_default().0 += out.value;
+        if let Some(i) = out.spent_by {
+            sent += out.value;
+            per_tx.entry(l.tx_of_input(i).0).or_default().1 += out.value;
+        }
+    }
+    let height_of = |tx: &u64| l.tx_height(TxId(*tx));
+    let mut v = json!({
+        "address": canonical,
+        "script_type": key.kind().name(),
+        "received": received,
+        "sent": sent,
+        "balance": received - sent,
+        "tx_count": per_tx.len(),
+        "output_count": outputs,
+        "first_seen_height": per_tx.keys().next().map(height_of),
+        "last_seen_height": per_tx.keys().next_back().map(height_of),
+        "pubkey": l.pubkey(id).map(fundtrace_core::hex_encode),
+    });
+    if a.txs {
+        v["txs"] = per_tx
+            .iter()
+            .map(|(&tx, &(r, s))| {
+                json!({
+                    "txid": l.txid(TxId(tx)).to_string(),
+                    "block_height": l.tx_height(TxId(tx)),
+                    "received": r,
+                    "sent": s,
+                    "delta": r as i64 - s as i64,
+                })
+            })
+            .collect();
+    }
+    print(&v, a.out.json);
+    Ok(())
+}
