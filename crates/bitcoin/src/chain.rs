@@ -28,6 +28,25 @@ pub fn block_work(bits: u32) -> u128 {
     }
 }
 
+/// Whether `hash` (internal byte order, a little-endian number) is at most the target that
+/// the compact `bits` encode: the proof-of-work check. Ingest does not require it (the
+/// simulator writes blocks without work); tests use it as an independent check of hashes.
+pub fn meets_target(hash: &BlockHash, bits: u32) -> bool {
+    let exp = (bits >> 24) as usize;
+    let mantissa = bits & 0x007f_ffff;
+    // Big-endian target: the 3 mantissa bytes end at byte position (32 - exp + 3).
+    let mut target = [0u8; 32];
+    for (k, b) in mantissa.to_be_bytes()[1..].iter().enumerate() {
+        let pos = 32 + k;
+        if pos >= exp && pos - exp < 32 {
+            target[pos - exp] = *b;
+        }
+    }
+    let mut h = hash.0;
+    h.reverse();
+    h <= target
+}
+
 /// The chain chosen from a scan.
 #[derive(Debug, Default)]
 pub struct BestChain {
@@ -115,5 +134,15 @@ mod tests {
         assert_eq!(block_work(0x207fffff), 2);
         assert!(block_work(0x17034219) > block_work(0x1d00ffff));
         assert_eq!(block_work(0x1d800000), 0);
+    }
+
+    #[test]
+    fn genesis_meets_its_target_and_a_tweaked_hash_does_not() {
+        let g = crate::Network::Main.genesis_hash();
+        assert!(meets_target(&g, 0x1d00ffff));
+        let mut bad = g;
+        bad.0[28] = 1; // a nonzero byte inside the required leading zeros
+        assert!(!meets_target(&bad, 0x1d00ffff));
+        assert!(!meets_target(&g, 0x1c00ffff), "16x harder target than genesis met");
     }
 }

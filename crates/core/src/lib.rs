@@ -7,6 +7,7 @@
 pub mod hash;
 pub mod ids;
 pub mod script_type;
+pub mod testdata;
 
 pub use hash::{hex_decode, hex_encode, BlockHash, Hash32, Txid};
 pub use ids::{AddressId, InputId, OutputId, TxId};

@@ -119,6 +119,35 @@ impl Ledger {
         })
     }
 
+    /// SHA-256 over every committed record of every file (hash tables included) and the
+    /// manifest's counts: equal digests mean equal stores, whatever batches or interruptions
+    /// produced them. Reads the whole store.
+    pub fn content_digest(&self) -> Hash32 {
+        use crate::column::as_bytes;
+        use sha2::{Digest, Sha256};
+        let m = &self.manifest;
+        let mut h = Sha256::new();
+        for n in [m.blocks, m.txs, m.inputs, m.outputs, m.addresses, m.address_bytes, m.pubkeys, m.txid_index.slots, m.address_index.slots] {
+            h.update(n.to_le_bytes());
+        }
+        h.update(m.network.as_bytes());
+        h.update(as_bytes(self.blocks.as_slice()));
+        for c in [&self.tx_txid, &self.tx_wtxid] {
+            h.update(as_bytes(c.as_slice()));
+        }
+        for c in [&self.tx_first_input, &self.tx_first_output, &self.in_spent, &self.out_value, &self.out_spent_by,
+                  &self.out_prev_same_address, &self.addr_end, &self.addr_last_output, &self.txid_index, &self.address_index] {
+            h.update(as_bytes(c.as_slice()));
+        }
+        for c in [&self.tx_version, &self.tx_locktime, &self.tx_size, &self.tx_weight, &self.in_sequence, &self.out_address] {
+            h.update(as_bytes(c.as_slice()));
+        }
+        h.update(self.out_type.as_slice());
+        h.update(self.addr_bytes.as_slice());
+        h.update(as_bytes(self.pubkeys.as_slice()));
+        Hash32(h.finalize().into())
+    }
+
     // ---- blocks ----
 
     pub fn block_count(&self) -> u64 {

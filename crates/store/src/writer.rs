@@ -525,6 +525,7 @@ impl Writer {
 
         // 2. Append the new records.
         self.appenders.write(&self.batch)?;
+        crash_point("after-append");
 
         // 3. Fill hash slots, plan the other in-place changes, journal their old values.
         if grow_txids {
@@ -577,15 +578,21 @@ impl Writer {
             entries: changes.iter().map(|&(arr, i, _)| (arr, i, self.in_place.array(arr)[i as usize])).collect(),
         };
         journal.write(&self.dir)?;
+        crash_point("after-journal");
 
         // 4. Apply and sync.
-        for (arr, i, new) in changes {
+        for (n, (arr, i, new)) in changes.into_iter().enumerate() {
             self.in_place.array(arr)[i as usize] = new;
+            if n == 0 {
+                crash_point("mid-apply");
+            }
         }
         self.in_place.flush()?;
+        crash_point("after-apply");
 
         // 5. Publish.
         m.store(&self.dir)?;
+        crash_point("after-manifest");
         Journal::remove(&self.dir)?;
         if grow_txids {
             remove_if_exists(&self.dir.join(txid_index(old.txid_index.generation)))?;
@@ -598,6 +605,21 @@ impl Writer {
         self.in_place = InPlace::open(&self.dir, &m)?;
         self.batch = Batch::default();
         Ok(())
+    }
+}
+
+/// Test hook: `FUNDTRACE_CRASH_AT=<point>` aborts the process at that step of a commit (on
+/// the commit numbered `FUNDTRACE_CRASH_COMMIT`, default the first), as a power cut would.
+fn crash_point(point: &str) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    let Some(at) = std::env::var_os("FUNDTRACE_CRASH_AT") else { return };
+    if at != point {
+        return;
+    }
+    let target: u64 = std::env::var("FUNDTRACE_CRASH_COMMIT").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    if SEEN.fetch_add(1, Ordering::SeqCst) + 1 == target {
+        std::process::abort();
     }
 }
 
