@@ -24,7 +24,7 @@ enum Command {
     #[command(subcommand)]
     Ingest(ingest::IngestCommand),
     /// Summary of the stored ledger
-    Info(show::JsonFlag),
+    Info(show::InfoArgs),
     /// One block, by height or hash
     Block(show::BlockArgs),
     /// One transaction, by txid

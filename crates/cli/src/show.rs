@@ -81,14 +81,23 @@ fn print(v: &Value, json: bool) {
     }
 }
 
-pub fn info(data_dir: &Path, a: JsonFlag) -> Result<(), Failure> {
+#[derive(Args)]
+pub struct InfoArgs {
+    /// Also compute the SHA-256 of all committed store content (reads the whole store)
+    #[arg(long)]
+    pub digest: bool,
+    #[command(flatten)]
+    pub out: JsonFlag,
+}
+
+pub fn info(data_dir: &Path, a: InfoArgs) -> Result<(), Failure> {
     let (l, _) = open(data_dir)?;
     let m = &l.manifest;
     let store_bytes: u64 = std::fs::read_dir(&l.dir)
         .map(|d| d.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum())
         .unwrap_or(0);
     let tip = m.height().map(|h| Hash32(l.block(h).unwrap().hash).to_string());
-    let v = json!({
+    let mut v = json!({
         "chain": m.chain,
         "network": m.network,
         "height": m.height(),
@@ -104,7 +113,10 @@ pub fn info(data_dir: &Path, a: JsonFlag) -> Result<(), Failure> {
         "format_version": m.format_version,
         "data_dir": l.dir.parent().unwrap_or(&l.dir).display().to_string(),
     });
-    print(&v, a.json);
+    if a.digest {
+        v["content_sha256"] = Value::String(fundtrace_core::hex_encode(&l.content_digest().0));
+    }
+    print(&v, a.out.json);
     Ok(())
 }
 

@@ -581,10 +581,13 @@ impl Writer {
         crash_point("after-journal");
 
         // 4. Apply and sync.
-        for (n, (arr, i, new)) in changes.into_iter().enumerate() {
-            self.in_place.array(arr)[i as usize] = new;
-            if n == 0 {
+        let (first, second) = changes.split_at(changes.len() / 2);
+        for (k, part) in [first, second].into_iter().enumerate() {
+            if k == 1 {
                 crash_point("mid-apply");
+            }
+            for &(arr, i, new) in part {
+                self.in_place.array(arr)[i as usize] = new;
             }
         }
         self.in_place.flush()?;
