@@ -1,8 +1,10 @@
 //! Zero-copy decoding of blocks and transactions in Bitcoin's wire format.
 //!
-//! Scripts and witness items are borrowed from the input buffer; a block's inputs, outputs and
-//! witness items live in three flat vectors shared by all its transactions (a transaction
-//! holds index ranges), so decoding a block allocates a handful of times, not per transaction.
+//! Scripts are borrowed from the input buffer; a block's inputs and outputs live in two flat
+//! vectors shared by all its transactions (a transaction holds index ranges), so decoding a
+//! block allocates a handful of times, not per transaction. A witness is kept as the byte span
+//! of its input's witness stack (validated while decoding) and its items are read on demand:
+//! some blocks carry hundreds of thousands of witness items that nothing downstream needs.
 //! txids and wtxids are computed while decoding: hashing is the cost floor of this path and
 //! the bytes are hot in cache right then.
 //!
@@ -142,7 +144,8 @@ impl Header {
     }
 }
 
-/// A transaction input. `witness` indexes `Transactions::witness_items`.
+/// A transaction input. `witness` is the byte span of its serialized witness stack (item
+/// count and items) in the decoded buffer; empty when the transaction has no witness.
 #[derive(Clone, Debug)]
 pub struct Input<'a> {
     pub prev_txid: Txid,
@@ -150,6 +153,23 @@ pub struct Input<'a> {
     pub script_sig: &'a [u8],
     pub sequence: u32,
     pub witness: Range<u32>,
+}
+
+/// The items of one input's witness stack, read from bytes the decoder already validated.
+pub struct WitnessItems<'a> {
+    c: Cursor<'a>,
+    left: u64,
+}
+
+impl<'a> Iterator for WitnessItems<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        self.c.var_bytes("witness item").ok()
+    }
 }
 
 impl Input<'_> {
@@ -195,13 +215,14 @@ impl Tx<'_> {
     }
 }
 
-/// A run of transactions with their inputs, outputs and witness items in flat vectors.
+/// A run of transactions with their inputs and outputs in flat vectors.
 #[derive(Clone, Debug, Default)]
 pub struct Transactions<'a> {
     pub txs: Vec<Tx<'a>>,
     pub inputs: Vec<Input<'a>>,
     pub outputs: Vec<Output<'a>>,
-    pub witness_items: Vec<&'a [u8]>,
+    /// The buffer the transactions were decoded from (witness spans point into it).
+    pub buf: &'a [u8],
 }
 
 impl<'a> Transactions<'a> {
@@ -211,8 +232,17 @@ impl<'a> Transactions<'a> {
     pub fn outputs_of(&self, tx: &Tx<'a>) -> &[Output<'a>] {
         &self.outputs[tx.outputs.start as usize..tx.outputs.end as usize]
     }
-    pub fn witness_of(&self, input: &Input<'a>) -> &[&'a [u8]] {
-        &self.witness_items[input.witness.start as usize..input.witness.end as usize]
+    /// The serialized witness stack of an input (empty if none).
+    pub fn witness_bytes(&self, input: &Input<'a>) -> &'a [u8] {
+        &self.buf[input.witness.start as usize..input.witness.end as usize]
+    }
+
+    /// The witness items of an input.
+    pub fn witness_of(&self, input: &Input<'a>) -> WitnessItems<'a> {
+        let bytes = self.witness_bytes(input);
+        let mut c = Cursor { buf: bytes, pos: 0 };
+        let left = if bytes.is_empty() { 0 } else { c.compact_size("witness item count").unwrap_or(0) };
+        WitnessItems { c, left }
     }
 
     fn decode_tx(&mut self, c: &mut Cursor<'a>) -> Result<(), DecodeError> {
@@ -254,14 +284,13 @@ impl<'a> Transactions<'a> {
         if segwit {
             let mut any = false;
             for i in in_start as usize..self.inputs.len() {
+                let w_start = c.pos as u32;
                 let n = c.compact_size("witness item count")?;
-                let w_start = self.witness_items.len() as u32;
                 for _ in 0..n {
-                    let item = c.var_bytes("witness item")?;
-                    self.witness_items.push(item);
+                    c.var_bytes("witness item")?;
                 }
                 any |= n > 0;
-                self.inputs[i].witness = w_start..self.witness_items.len() as u32;
+                self.inputs[i].witness = w_start..c.pos as u32;
             }
             if !any {
                 return Err(c.err("superfluous witness record (all witnesses empty)"));
@@ -295,7 +324,7 @@ impl<'a> Transactions<'a> {
 /// Decodes exactly one transaction occupying all of `raw`.
 pub fn decode_transaction(raw: &[u8]) -> Result<Transactions<'_>, DecodeError> {
     let mut c = Cursor { buf: raw, pos: 0 };
-    let mut t = Transactions::default();
+    let mut t = Transactions { buf: raw, ..Default::default() };
     t.decode_tx(&mut c)?;
     if c.remaining() != 0 {
         return Err(c.err(format!("{} trailing bytes after transaction", c.remaining())));
@@ -323,7 +352,7 @@ impl<'a> Block<'a> {
         if n == 0 {
             return Err(c.err("block without transactions"));
         }
-        let mut txs = Transactions::default();
+        let mut txs = Transactions { buf: raw, ..Default::default() };
         // The smallest transaction is 60 bytes; never trust n beyond what the bytes allow.
         let cap = (n as usize).min(c.remaining() / 60);
         txs.txs.reserve(cap);

@@ -48,7 +48,7 @@ pub fn write_tx(out: &mut Vec<u8>, set: &Transactions<'_>, tx: &Tx<'_>) {
     }
     if tx.segwit {
         for i in inputs {
-            let items = set.witness_of(i);
+            let items: Vec<&[u8]> = set.witness_of(i).collect();
             write_compact_size(out, items.len() as u64);
             for item in items {
                 write_var_bytes(out, item);

@@ -73,13 +73,11 @@ pub fn check_block(block: &Block<'_>) -> Result<(), MerkleMismatch> {
     }
     let committed = witness_commitment(block).ok_or(MerkleMismatch::MissingWitnessCommitment)?;
     let coinbase = &block.txs.txs[0];
-    let reserved = block
-        .txs
-        .inputs_of(coinbase)
-        .first()
-        .map(|i| block.txs.witness_of(i))
-        .filter(|w| w.len() == 1 && w[0].len() == 32)
-        .ok_or(MerkleMismatch::MissingWitnessCommitment)?[0];
+    let items: Vec<&[u8]> = block.txs.inputs_of(coinbase).first().map(|i| block.txs.witness_of(i).collect()).unwrap_or_default();
+    let reserved = match items.as_slice() {
+        [r] if r.len() == 32 => *r,
+        _ => return Err(MerkleMismatch::MissingWitnessCommitment),
+    };
     let witness_root = merkle_root(
         std::iter::once(Hash32::default()).chain(block.txs.txs[1..].iter().map(|t| t.wtxid)),
     );
