@@ -2,6 +2,7 @@
 
 mod ingest;
 mod show;
+mod simulate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,6 +21,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Simulate a small world, ingest it, and show its planted theft (start here)
+    Demo(simulate::DemoArgs),
+    /// Write a synthetic economy as Bitcoin Core block files, with ground truth
+    Simulate(simulate::SimulateArgs),
     /// Ingest a ledger into the data directory
     #[command(subcommand)]
     Ingest(ingest::IngestCommand),
@@ -60,8 +65,11 @@ pub fn btc_store(data_dir: &std::path::Path) -> PathBuf {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let explicit_data_dir = cli.data_dir.clone();
     let data_dir = cli.data_dir.unwrap_or_else(default_data_dir);
     let result = match cli.command {
+        Command::Demo(a) => simulate::demo(explicit_data_dir.as_deref(), a),
+        Command::Simulate(a) => simulate::simulate_cmd(a),
         Command::Ingest(c) => ingest::run(&data_dir, c),
         Command::Info(a) => show::info(&data_dir, a),
         Command::Block(a) => show::block(&data_dir, a),

@@ -1,0 +1,149 @@
+//! Ground truth, written next to the blocks as JSON Lines (documented in README.md):
+//! `entities.jsonl`, `addresses.jsonl` (streamed as addresses are created), `incidents.jsonl`
+//! and `summary.json`. It is everything needed to score clustering and tracing without
+//! looking at fundtrace's output.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use fundtrace_bitcoin::Network;
+use serde::Serialize;
+
+use crate::tx::Addr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Individual,
+    Exchange,
+    MiningPool,
+    Merchant,
+    PaymentProcessor,
+    Gambling,
+    Mixer,
+    OtcBroker,
+    CoinjoinCoordinator,
+    Thief,
+}
+
+/// Wallet software: decides script types over time and transaction fingerprints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Software {
+    /// Bitcoin Core: anti-fee-sniping locktime, RBF, fresh change, random output order.
+    Core,
+    /// Electrum: anti-fee-sniping locktime, RBF, BIP69 ordering.
+    Electrum,
+    /// Mobile wallets: locktime 0, final sequence, nested segwit.
+    Mobile,
+    /// Old wallets: P2PKH, version 1, change back to the sending address.
+    Legacy,
+    /// Custom service software: batching, locktime 0, version 2.
+    Service,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Entity {
+    pub id: u32,
+    pub kind: Kind,
+    pub name: String,
+    pub country: &'static str,
+    pub software: Software,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct OutRef {
+    pub txid: String,
+    pub vout: u32,
+    pub value: u64,
+    pub address: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LaunderingTx {
+    pub txid: String,
+    pub role: &'static str,
+    pub height: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Endpoint {
+    pub txid: String,
+    pub vout: u32,
+    pub entity: u32,
+    pub entity_kind: Kind,
+    pub amount: u64,
+    pub height: u32,
+    /// How the coins got there: `peel`, `direct`, `via_mixer`, `via_coinjoin`.
+    pub route: &'static str,
+}
+
+/// One planted theft and everything the thief did with the coins.
+#[derive(Clone, Debug, Serialize)]
+pub struct Incident {
+    pub id: u32,
+    pub thief: u32,
+    pub victim: u32,
+    pub height: u32,
+    pub time: u32,
+    pub theft_txid: String,
+    pub stolen_outputs: Vec<OutRef>,
+    pub stolen_value: u64,
+    pub laundering_txs: Vec<LaunderingTx>,
+    /// Every transfer of value from the thief to another entity: exchange and OTC cash-outs,
+    /// mixer deposits, CoinJoin coordinator fees.
+    pub endpoints: Vec<Endpoint>,
+    /// Value the thief received back from custodial mixers (the mixer's own coins).
+    pub mixer_payouts: u64,
+    /// Miner fees the thief paid (its share of CoinJoin fees included).
+    pub fees_paid: u64,
+    /// Value the thief still held when the simulation ended.
+    pub unspent_at_end: u64,
+}
+
+pub struct Truth {
+    network: Network,
+    addresses: BufWriter<File>,
+    pub address_count: u64,
+    line: String,
+}
+
+impl Truth {
+    pub fn create(dir: &Path, network: Network) -> std::io::Result<Truth> {
+        std::fs::create_dir_all(dir)?;
+        Ok(Truth {
+            network,
+            addresses: BufWriter::with_capacity(1 << 20, File::create(dir.join("addresses.jsonl"))?),
+            address_count: 0,
+            line: String::with_capacity(128),
+        })
+    }
+
+    pub fn address_string(&self, addr: &Addr) -> String {
+        addr.key().encode(self.network)
+    }
+
+    /// Records that `entity` owns the new address `addr`.
+    pub fn address(&mut self, addr: &Addr, entity: u32) -> std::io::Result<()> {
+        use std::fmt::Write as _;
+        self.line.clear();
+        let _ = write!(self.line, "{{\"address\":\"{}\",\"entity\":{entity}}}\n", addr.key().encode(self.network));
+        self.address_count += 1;
+        self.addresses.write_all(self.line.as_bytes())
+    }
+
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.addresses.flush()
+    }
+}
+
+/// Writes one JSON value per line.
+pub fn write_jsonl<T: Serialize>(path: &Path, items: &[T]) -> std::io::Result<()> {
+    let mut w = BufWriter::new(File::create(path)?);
+    for item in items {
+        serde_json::to_writer(&mut w, item)?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()
+}
