@@ -52,7 +52,14 @@ pub fn tx0(w: &mut World, who: Option<(u32, usize)>) -> bool {
         payments.push((owner, PREMIX, addr, value));
     }
     payments.push((coord, MAIN, coord_addr, WHIRLPOOL_FEE));
-    w.pay(owner, pocket, &payments, 6).is_some()
+    let Some(txid) = w.pay(owner, pocket, &payments, 6) else { return false };
+    record(w, txid, "whirlpool_tx0");
+    true
+}
+
+fn record(w: &mut World, txid: fundtrace_core::Txid, kind: &str) {
+    let height = w.chain.height + 1;
+    w.truth.coinjoin(&txid, kind, height).expect("writing ground truth");
 }
 
 /// A 5-in/5-out mix: inputs from five different owners' premix pockets, at least one equal to
@@ -112,7 +119,8 @@ pub fn whirlpool_mix(w: &mut World) -> bool {
     shuffle(w, &mut payees);
     let ins: Vec<(Utxo, u32)> = spends.iter().map(|s| (s.utxo, 0xffff_ffff)).collect();
     let outs: Vec<_> = payees.iter().map(|p| (p.value, p.addr)).collect();
-    w.transact_raw(1, 0, &ins, &spends, &payees, &outs);
+    let txid = w.transact_raw(1, 0, &ins, &spends, &payees, &outs);
+    record(w, txid, "whirlpool_mix");
     true
 }
 
@@ -182,7 +190,7 @@ pub fn wasabi2(w: &mut World) -> bool {
     let mut payees = Vec::new();
     for s in &spends {
         let mut left = s.utxo.value.saturating_sub(68 * w.feerate + 3 * 31 * w.feerate);
-        for _ in 0..3 {
+        for _ in 0..2 {
             let Some(&d) = denoms.iter().find(|&&d| d <= left) else { break };
             left -= d;
             let ty = if w.rng.chance(0.5) { AddrType::P2wpkh } else { AddrType::P2tr };
@@ -198,7 +206,8 @@ pub fn wasabi2(w: &mut World) -> bool {
     payees.sort_by(|a, b| b.value.cmp(&a.value));
     let ins: Vec<(Utxo, u32)> = spends.iter().map(|s| (s.utxo, 0xffff_ffff)).collect();
     let outs: Vec<_> = payees.iter().map(|p| (p.value, p.addr)).collect();
-    w.transact_raw(1, 0, &ins, &spends, &payees, &outs);
+    let txid = w.transact_raw(1, 0, &ins, &spends, &payees, &outs);
+    record(w, txid, "wasabi2");
     true
 }
 
@@ -272,6 +281,7 @@ pub fn joinmarket(w: &mut World) -> bool {
     let ins: Vec<(Utxo, u32)> = spends.iter().map(|s| (s.utxo, 0xffff_fffd)).collect();
     let outs: Vec<_> = payees.iter().map(|p| (p.value, p.addr)).collect();
     let height = w.chain.height;
-    w.transact_raw(2, height, &ins, &spends, &payees, &outs);
+    let txid = w.transact_raw(2, height, &ins, &spends, &payees, &outs);
+    record(w, txid, "joinmarket");
     true
 }

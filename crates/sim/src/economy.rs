@@ -36,7 +36,7 @@ pub fn populate(w: &mut World) {
 }
 
 /// Relative frequency of each activity (per transaction slot).
-const WEIGHTS: [u32; 14] = [24, 16, 14, 7, 5, 1, 3, 3, 3, 2, 3, 1, 1, 4];
+const WEIGHTS: [u32; 14] = [24, 16, 14, 6, 8, 1, 3, 3, 3, 10, 3, 1, 1, 2];
 
 /// Runs one randomly chosen everyday activity; false if it could not happen now.
 pub fn activity(w: &mut World) -> bool {
@@ -96,8 +96,10 @@ fn pay_someone(w: &mut World, to_kind: Kind) -> bool {
         return false;
     }
     let amount = amount_from(w, avail);
-    let addr = w.new_address(to);
-    w.pay(from, MAIN, &[(to, MAIN, addr, amount)], 4).is_some()
+    // Old and mobile wallets show the same receive address again; others a fresh one.
+    let reuse = matches!(w.entities[to as usize].software, Software::Legacy | Software::Mobile) && w.rng.chance(0.5);
+    let addr = if reuse { w.fixed_address(to, MAIN) } else { w.new_address(to) };
+    w.pay(from, MAIN, &[(to, MAIN, addr, amount)], 8).is_some()
 }
 
 /// A customer sends to their own deposit address at a service (exchange, casino, mixer).
@@ -151,7 +153,7 @@ fn exchange_withdrawals(w: &mut World) -> bool {
     if hot < 1_000_000 {
         return sweep(w, ex);
     }
-    let n = 1 + w.rng.below(25) as usize;
+    let n = 1 + w.rng.below(10) as usize;
     let mut payments = Vec::with_capacity(n);
     for _ in 0..n {
         let to = random_individual(w);
@@ -215,12 +217,19 @@ fn gambling_payouts(w: &mut World) -> bool {
 
 /// A person merges many small coins into one.
 fn consolidate(w: &mut World) -> bool {
-    let who = random_individual(w);
+    // Look for someone with many coins (a few tries), as wallets consolidate when fees are low.
+    let mut who = random_individual(w);
+    for _ in 0..8 {
+        if w.wallets[who as usize].pockets[MAIN].len() >= 5 {
+            break;
+        }
+        who = random_individual(w);
+    }
     let n = w.wallets[who as usize].pockets[MAIN].len();
     if n < 5 {
         return false;
     }
-    let take = n.min(5 + w.rng.below(15) as usize);
+    let take = n.min(5 + w.rng.below(25) as usize);
     let coins: Vec<_> = w.wallets[who as usize].pockets[MAIN].drain(..take).collect();
     let total: u64 = coins.iter().map(|u| u.value).sum();
     let addr = w.new_address(who);
@@ -261,11 +270,12 @@ fn pool_payout(w: &mut World) -> bool {
     if bal < 10_000_000 {
         return false;
     }
-    let n = 5 + w.rng.below(60) as usize;
+    let n = 5 + w.rng.below(25) as usize;
     let mut payments = Vec::with_capacity(n + 1);
     for _ in 0..n {
+        // Miners are paid to the payout address they configured.
         let to = random_individual(w);
-        let addr = w.new_address(to);
+        let addr = w.fixed_address(to, MAIN);
         payments.push((to, MAIN, addr, w.rng.log_range(50_000, bal / (n as u64 * 2))));
     }
     if w.rng.chance(0.5) {

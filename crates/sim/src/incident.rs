@@ -19,8 +19,7 @@ enum Task {
     Peel(Utxo, u32),
     Mixer(Utxo),
     Tx0(Utxo),
-    /// Coins held for a later consolidation, and the consolidation itself.
-    Hold(Utxo),
+    /// Merge the coins in `IncidentState::held`.
     Consolidate,
     CashOut(Utxo, &'static str),
 }
@@ -30,6 +29,8 @@ pub struct IncidentState {
     tasks: Vec<(u32, Task)>,
     /// Coins too small to move.
     dust: Vec<Utxo>,
+    /// Coins waiting for a consolidation.
+    held: Vec<Utxo>,
 }
 
 /// Creates the incidents' thieves and schedules the thefts evenly over the run.
@@ -59,6 +60,7 @@ pub fn plan(w: &mut World) {
             },
             tasks: vec![(at, Task::Theft)],
             dust: Vec::new(),
+            held: Vec::new(),
         });
     }
 }
@@ -134,24 +136,40 @@ fn with_context<T>(w: &mut World, role: &'static str, route: &'static str, f: im
     r
 }
 
-/// A transaction from the thief spending exactly `coins` to `payees` plus, if `keep` is
-/// set, a continuation output to a fresh thief address. Returns the thief's new outputs.
-fn thief_tx(w: &mut World, thief: u32, coins: &[Utxo], payees: Vec<Payee>, keep: Option<AddrType>) -> Option<Vec<Utxo>> {
+/// What happens to a thief transaction's remaining value.
+#[derive(Clone, Copy)]
+enum Rest {
+    /// A continuation output to a fresh thief address of this type.
+    Keep(AddrType),
+    /// The last payee receives whatever the others and the fee leave.
+    ToLastPayee,
+}
+
+/// A transaction from the thief spending exactly `coins` to `payees` plus the rest. The fee
+/// is computed from the real input and output types. Returns the thief's new outputs, or
+/// `None` (nothing spent) when the coins cannot cover it.
+fn thief_tx(w: &mut World, thief: u32, coins: &[Utxo], mut payees: Vec<Payee>, rest: Rest) -> Option<Vec<Utxo>> {
     let total: u64 = coins.iter().map(|u| u.value).sum();
-    let paid: u64 = payees.iter().map(|p| p.value).sum();
-    let n_out = payees.len() + keep.is_some() as usize;
-    let fee = w.fee_for(coins.len(), coins[0].addr.ty, n_out, coins[0].addr.ty);
-    let mut payees = payees;
-    let thief_outputs = payees.iter().filter(|p| p.entity == thief).count();
-    if let Some(ty) = keep {
-        let rest = total.checked_sub(paid + fee).filter(|&r| r >= DUST)?;
-        let addr = w.new_address_of_type(thief, ty);
-        payees.push(Payee { entity: thief, pocket: MAIN, addr, value: rest });
-    } else if paid + fee > total {
-        return None;
+    let out_types = payees.iter().map(|p| p.addr.ty).chain(match rest {
+        Rest::Keep(ty) => Some(ty),
+        Rest::ToLastPayee => None,
+    });
+    let fee = crate::tx::vsize(coins.iter().map(|u| u.addr.ty), out_types) * w.feerate;
+    match rest {
+        Rest::Keep(ty) => {
+            let paid: u64 = payees.iter().map(|p| p.value).sum();
+            let left = total.checked_sub(paid + fee).filter(|&r| r >= DUST)?;
+            let addr = w.new_address_of_type(thief, ty);
+            payees.push(Payee { entity: thief, pocket: MAIN, addr, value: left });
+        }
+        Rest::ToLastPayee => {
+            let (last, others) = payees.split_last_mut()?;
+            let paid: u64 = others.iter().map(|p| p.value).sum();
+            last.value = total.checked_sub(paid + fee).filter(|&r| r >= DUST)?;
+        }
     }
+    let kept = payees.iter().filter(|p| p.entity == thief).count();
     let spends: Vec<Spend> = coins.iter().map(|&utxo| Spend { entity: thief, utxo }).collect();
-    let kept = thief_outputs + keep.is_some() as usize;
     w.transact(spends, payees);
     Some(take_new_outputs(w, thief, MAIN, kept))
 }
@@ -233,7 +251,7 @@ fn run_task(w: &mut World, i: usize, thief: u32, task: Task) {
                     Payee { entity: thief, pocket: MAIN, addr, value }
                 })
                 .collect();
-            let Some(outs) = with_context(w, "dispersion", "", |w| thief_tx(w, thief, &[u], payees, Some(AddrType::P2wpkh))) else {
+            let Some(outs) = with_context(w, "dispersion", "", |w| thief_tx(w, thief, &[u], payees, Rest::Keep(AddrType::P2wpkh))) else {
                 return push(w, i, height + 1, Task::CashOut(u, "direct"));
             };
             let mut held = 0;
@@ -245,7 +263,8 @@ fn run_task(w: &mut World, i: usize, thief: u32, task: Task) {
                     2 => Task::Tx0(o),
                     3 => {
                         held += 1;
-                        Task::Hold(o)
+                        w.incidents[i].held.push(o);
+                        continue;
                     }
                     _ => Task::CashOut(o, "direct"),
                 };
@@ -255,19 +274,12 @@ fn run_task(w: &mut World, i: usize, thief: u32, task: Task) {
                 push(w, i, height + 45, Task::Consolidate);
             }
         }
-        Task::Hold(u) => {
-            // Waits (re-queued) until the consolidation picks it up.
-            push(w, i, height + 1, Task::Hold(u));
-        }
         Task::Consolidate => {
-            let tasks = std::mem::take(&mut w.incidents[i].tasks);
-            let (held, rest): (Vec<_>, Vec<_>) = tasks.into_iter().partition(|(_, t)| matches!(t, Task::Hold(_)));
-            w.incidents[i].tasks = rest;
-            let coins: Vec<Utxo> = held.into_iter().filter_map(|(_, t)| if let Task::Hold(u) = t { Some(u) } else { None }).collect();
+            let coins = std::mem::take(&mut w.incidents[i].held);
             if coins.is_empty() {
                 return;
             }
-            match with_context(w, "consolidation", "", |w| thief_tx(w, thief, &coins, Vec::new(), Some(AddrType::P2wpkh))) {
+            match with_context(w, "consolidation", "", |w| thief_tx(w, thief, &coins, Vec::new(), Rest::Keep(AddrType::P2wpkh))) {
                 Some(outs) => {
                     let steps = 10 + w.rng.below(20) as u32;
                     push(w, i, height + 2, Task::Peel(outs[0], steps))
@@ -282,7 +294,7 @@ fn run_task(w: &mut World, i: usize, thief: u32, task: Task) {
             let (to, pocket, addr) = cash_out_target(w, thief);
             let peel = (u.value as f64 * (0.01 + 0.07 * w.rng.f64())) as u64;
             let payees = vec![Payee { entity: to, pocket, addr, value: peel.max(DUST) }];
-            match with_context(w, "peel_step", "peel", |w| thief_tx(w, thief, &[u], payees, Some(u.addr.ty))) {
+            match with_context(w, "peel_step", "peel", |w| thief_tx(w, thief, &[u], payees, Rest::Keep(u.addr.ty))) {
                 Some(outs) => {
                     let due = height + w.rng.range(1, 3) as u32;
                     push(w, i, due, Task::Peel(outs[0], steps - 1));
@@ -293,15 +305,16 @@ fn run_task(w: &mut World, i: usize, thief: u32, task: Task) {
         Task::Mixer(u) => {
             let mixer = w.random_of(Kind::Mixer).unwrap();
             let addr = w.new_address(mixer);
-            let fee = w.fee_for(1, u.addr.ty, 1, addr.ty);
-            if u.value < fee + 100_000 {
-                return push(w, i, height + 1, Task::CashOut(u, "direct"));
+            let payees = vec![Payee { entity: mixer, pocket: DEPOSITS, addr, value: 0 }];
+            match with_context(w, "mixer_deposit", "mixer", |w| thief_tx(w, thief, &[u], payees, Rest::ToLastPayee)) {
+                Some(_) if u.value > 100_000 => {
+                    let deposited = w.wallets[mixer as usize].pockets[DEPOSITS].last().map_or(0, |d| d.value);
+                    let due = height + w.rng.range(5, 60) as u32;
+                    crate::mixer::schedule(w, mixer, thief, COLD, deposited - deposited / 33, due);
+                }
+                Some(_) => {}
+                None => push(w, i, height + 1, Task::CashOut(u, "direct")),
             }
-            let value = u.value - fee;
-            let payees = vec![Payee { entity: mixer, pocket: DEPOSITS, addr, value }];
-            with_context(w, "mixer_deposit", "mixer", |w| thief_tx(w, thief, &[u], payees, None));
-            let due = height + w.rng.range(5, 60) as u32;
-            crate::mixer::schedule(w, mixer, thief, COLD, value - value / 33, due);
         }
         Task::Tx0(u) => {
             // Tx0 spends from a pocket: park the coin where only this Tx0 will take it.
@@ -314,14 +327,11 @@ fn run_task(w: &mut World, i: usize, thief: u32, task: Task) {
         }
         Task::CashOut(u, route) => {
             let (to, pocket, addr) = cash_out_target(w, thief);
-            let fee = w.fee_for(1, u.addr.ty, 1, addr.ty);
-            if u.value < fee + DUST {
+            let payees = vec![Payee { entity: to, pocket, addr, value: 0 }];
+            if with_context(w, "cash_out", route, |w| thief_tx(w, thief, &[u], payees, Rest::ToLastPayee)).is_none() {
                 // Not worth moving: stays unspent (counted at the end).
                 w.incidents[i].dust.push(u);
-                return;
             }
-            let payees = vec![Payee { entity: to, pocket, addr, value: u.value - fee }];
-            with_context(w, "cash_out", route, |w| thief_tx(w, thief, &[u], payees, None));
         }
     }
 }
@@ -335,11 +345,15 @@ pub fn finish(w: &mut World) -> Vec<Incident> {
             .tasks
             .iter()
             .map(|(_, task)| match *task {
-                Task::Disperse(u) | Task::Peel(u, _) | Task::Mixer(u) | Task::Tx0(u) | Task::Hold(u) | Task::CashOut(u, _) => u.value,
+                Task::Disperse(u) | Task::Peel(u, _) | Task::Mixer(u) | Task::Tx0(u) | Task::CashOut(u, _) => u.value,
                 Task::Theft | Task::Consolidate => 0,
             })
             .sum();
-        let dust: u64 = inc.dust.iter().map(|u| u.value).sum();
+        let dust: u64 = inc.dust.iter().chain(&inc.held).map(|u| u.value).sum();
+        if std::env::var_os("SIM_DEBUG").is_some() {
+            let wl = &w.wallets[t.thief as usize];
+            eprintln!("pockets {:?} pending {pending} dust {dust} tasks {}", (0..4).map(|p| wl.balance(p)).collect::<Vec<_>>(), inc.tasks.len());
+        }
         t.unspent_at_end = w.wallets[t.thief as usize].total() + pending + dust;
         out.push(t);
     }

@@ -8,6 +8,7 @@
 //! DIR/truth/entities.jsonl      every entity: id, kind, name, country, wallet software
 //! DIR/truth/addresses.jsonl     every address -> entity id
 //! DIR/truth/incidents.jsonl     every planted theft: stolen outputs, laundering txs, endpoints
+//! DIR/truth/coinjoins.jsonl     every CoinJoin round: txid, kind, height
 //! DIR/truth/summary.json        counts
 //! ```
 
@@ -75,6 +76,7 @@ pub fn simulate(cfg: &Config, out: &Path, progress: &mut dyn FnMut(&Progress)) -
     let chain = chain::ChainWriter::create(&blocks_dir, cfg.network, xor).map_err(|e| write_err(e, &blocks_dir))?;
     let truth = truth::Truth::create(&truth_dir, cfg.network).map_err(|e| write_err(e, &truth_dir))?;
     let mut w = World::new(cfg.clone(), chain, truth);
+    w.txs_written = 1; // the genesis coinbase
     economy::populate(&mut w);
     incident::plan(&mut w);
     let mut p = Progress { txs_target: cfg.txs, ..Default::default() };
@@ -126,10 +128,12 @@ fn build_block(w: &mut World) -> std::io::Result<()> {
     }
     w.feerate = 1 + w.rng.log_range(1, 60);
     incident::step(w);
+    w.fresh.clear();
     mixer::process_due(w);
     let target = w.cfg.txs_per_block as usize;
     let mut misses = 0;
     while w.block.len() < target && misses < target * 2 && w.txs_written + 1 < w.cfg.txs {
+        w.fresh.clear();
         if !economy::activity(w) {
             misses += 1;
         }
@@ -140,6 +144,7 @@ fn build_block(w: &mut World) -> std::io::Result<()> {
     let time = w.time();
     let txs = std::mem::take(&mut w.block);
     let cb = w.chain.append(time, reward, &payout, &txs)?;
+    w.record_paid(&[world::Payee { entity: pool, pocket: world::MAIN, addr: payout, value: reward }]);
     w.txs_written += 1;
     w.block_fees = 0;
     w.block = txs;

@@ -105,6 +105,7 @@ pub struct Incident {
 pub struct Truth {
     network: Network,
     addresses: BufWriter<File>,
+    coinjoins: BufWriter<File>,
     pub address_count: u64,
     line: String,
 }
@@ -115,6 +116,7 @@ impl Truth {
         Ok(Truth {
             network,
             addresses: BufWriter::with_capacity(1 << 20, File::create(dir.join("addresses.jsonl"))?),
+            coinjoins: BufWriter::new(File::create(dir.join("coinjoins.jsonl"))?),
             address_count: 0,
             line: String::with_capacity(128),
         })
@@ -133,7 +135,13 @@ impl Truth {
         self.addresses.write_all(self.line.as_bytes())
     }
 
+    /// Records a CoinJoin round (`whirlpool_tx0`, `whirlpool_mix`, `wasabi2`, `joinmarket`).
+    pub fn coinjoin(&mut self, txid: &fundtrace_core::Txid, kind: &str, height: u32) -> std::io::Result<()> {
+        writeln!(self.coinjoins, "{{\"txid\":\"{txid}\",\"kind\":\"{kind}\",\"height\":{height}}}")
+    }
+
     pub fn finish(mut self) -> std::io::Result<()> {
+        self.coinjoins.flush()?;
         self.addresses.flush()
     }
 }

@@ -13,7 +13,7 @@ use fundtrace_core::{Hash32, ScriptType, Txid};
 use crate::rng::Rng;
 
 /// The address families wallets use, in the order they appeared.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AddrType {
     P2pkh,
     /// Nested segwit: P2SH wrapping P2WPKH.
@@ -54,7 +54,7 @@ impl AddrType {
 }
 
 /// An address: its family and hash (20 bytes used except for P2TR's 32-byte key).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Addr {
     pub ty: AddrType,
     pub hash: [u8; 32],

@@ -132,6 +132,11 @@ pub struct World {
     pub route: &'static str,
     /// Entities holding Whirlpool premix or remix coins (ordered: deterministic iteration).
     pub premix_owners: std::collections::BTreeSet<u32>,
+    /// Addresses made for the activity under way, written to the ground truth only when a
+    /// transaction pays them (an activity that fails leaves no address behind).
+    pub fresh: Vec<(Addr, u32)>,
+    /// Kept addresses (hot wallets, deposit addresses) not yet paid on chain.
+    pub unrecorded: HashMap<Addr, u32>,
 }
 
 const COUNTRIES: [&str; 12] = ["US", "KR", "JP", "SG", "HK", "GB", "DE", "CH", "SC", "RU", "TR", "BR"];
@@ -159,6 +164,8 @@ impl World {
             role: "",
             route: "",
             premix_owners: Default::default(),
+            fresh: Vec::new(),
+            unrecorded: HashMap::new(),
         }
     }
 
@@ -245,8 +252,30 @@ impl World {
 
     pub fn new_address_of_type(&mut self, entity: u32, ty: AddrType) -> Addr {
         let a = Addr::random(ty, &mut self.rng);
-        self.truth.address(&a, entity).expect("writing ground truth");
+        self.fresh.push((a, entity));
         a
+    }
+
+    /// An address to keep (not single-use): recorded when first paid.
+    fn kept_address(&mut self, entity: u32) -> Addr {
+        let ty = self.address_type(self.entities[entity as usize].software);
+        let a = Addr::random(ty, &mut self.rng);
+        self.unrecorded.insert(a, entity);
+        a
+    }
+
+    /// Writes newly paid addresses to the ground truth.
+    pub fn record_paid(&mut self, payees: &[Payee]) {
+        for p in payees {
+            let entity = if let Some(i) = self.fresh.iter().position(|(a, _)| *a == p.addr) {
+                self.fresh.swap_remove(i).1
+            } else if let Some(e) = self.unrecorded.remove(&p.addr) {
+                e
+            } else {
+                continue;
+            };
+            self.truth.address(&p.addr, entity).expect("writing ground truth");
+        }
     }
 
     /// The address a wallet keeps for `pocket` (created on first use).
@@ -254,7 +283,7 @@ impl World {
         if let Some(a) = self.wallets[entity as usize].fixed[pocket] {
             return a;
         }
-        let a = self.new_address(entity);
+        let a = self.kept_address(entity);
         self.wallets[entity as usize].fixed[pocket] = Some(a);
         a
     }
@@ -264,7 +293,7 @@ impl World {
         if let Some(a) = self.deposit_addresses.get(&(service, customer)) {
             return *a;
         }
-        let a = self.new_address(service);
+        let a = self.kept_address(service);
         self.deposit_addresses.insert((service, customer), a);
         a
     }
@@ -380,6 +409,7 @@ impl World {
         let fee = in_sum - out_sum;
         let tx = build(version, locktime, ins, outs, &mut self.rng);
         let txid = tx.txid;
+        self.record_paid(payees);
         for (vout, p) in payees.iter().enumerate() {
             let u = Utxo { txid, vout: vout as u32, value: p.value, addr: p.addr };
             self.wallets[p.entity as usize].pockets[p.pocket].push(u);
