@@ -350,10 +350,6 @@ pub fn finish(w: &mut World) -> Vec<Incident> {
             })
             .sum();
         let dust: u64 = inc.dust.iter().chain(&inc.held).map(|u| u.value).sum();
-        if std::env::var_os("SIM_DEBUG").is_some() {
-            let wl = &w.wallets[t.thief as usize];
-            eprintln!("pockets {:?} pending {pending} dust {dust} tasks {}", (0..4).map(|p| wl.balance(p)).collect::<Vec<_>>(), inc.tasks.len());
-        }
         t.unspent_at_end = w.wallets[t.thief as usize].total() + pending + dust;
         out.push(t);
     }
