@@ -118,13 +118,44 @@ fn store_bench(dir: &Path) {
     println!("total {total} bytes = {:.1} bytes per transaction", total as f64 / m.txs.max(1) as f64);
 }
 
+/// SHA-256 over every txid in chain order, as stored by fundtrace.
+fn store_txids(dir: &Path) {
+    use sha2::{Digest, Sha256};
+    let l = fundtrace_store::Ledger::open(dir).unwrap();
+    let mut h = Sha256::new();
+    for t in 0..l.tx_count() {
+        h.update(l.txid(fundtrace_core::TxId(t)).0);
+    }
+    println!("fundtrace: {} txids, sha256 {}", l.tx_count(), fundtrace_core::hex_encode(&h.finalize()));
+}
+
+/// The same digest from bitcoin-block-parser's ordered parse of a blocks directory.
+fn peer_txids(dir: &Path) {
+    use bitcoin_block_parser::blocks::BlockParser;
+    use bitcoin::hashes::Hash;
+    use sha2::{Digest, Sha256};
+    let parser = BlockParser::new(dir.to_str().unwrap()).unwrap();
+    let per_block = parser.parse(|b| b.txdata.iter().map(|t| t.compute_txid().to_byte_array()).collect::<Vec<_>>()).ordered();
+    let mut h = Sha256::new();
+    let mut n = 0u64;
+    for txids in per_block {
+        for t in txids {
+            h.update(t);
+            n += 1;
+        }
+    }
+    println!("bitcoin-block-parser: {n} txids, sha256 {}", fundtrace_core::hex_encode(&h.finalize()));
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("decode") | None => decode_bench(),
         Some("store") => store_bench(Path::new(args.get(1).expect("store DIR (the btc/ directory of a data dir)"))),
+        Some("txids") => store_txids(Path::new(args.get(1).expect("txids STORE_DIR"))),
+        Some("peer-txids") => peer_txids(Path::new(args.get(1).expect("peer-txids BLOCKS_DIR"))),
         Some(other) => {
-            eprintln!("unknown benchmark {other}: decode | store DIR");
+            eprintln!("unknown benchmark {other}: decode | store DIR | txids STORE_DIR | peer-txids BLOCKS_DIR");
             std::process::exit(2);
         }
     }

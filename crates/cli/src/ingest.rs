@@ -83,9 +83,9 @@ pub fn run(data_dir: &Path, cmd: IngestCommand) -> Result<(), Failure> {
             "warnings": s.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
             "seconds": secs,
         });
-        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        say!("{}", serde_json::to_string_pretty(&v).expect("json"));
     } else {
-        println!(
+        say!(
             "ingested {} blocks ({} transactions, {:.1} MB) of bitcoin {} in {:.2}s; height {}",
             s.blocks_added,
             s.txs_added,
@@ -94,7 +94,7 @@ pub fn run(data_dir: &Path, cmd: IngestCommand) -> Result<(), Failure> {
             secs,
             s.height.map_or("none".into(), |h| h.to_string())
         );
-        println!(
+        say!(
             "skipped {} stale and {} orphan blocks; {} blocks were already stored",
             s.stale_blocks_skipped, s.orphan_blocks_skipped, s.already_stored
         );

@@ -1,5 +1,16 @@
 //! The `fundtrace` command: argument parsing, and printing of what the library crates return.
 
+/// `println!` that ends the process quietly when stdout is closed (`fundtrace ... | head`)
+/// instead of panicking on the broken pipe.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($t)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 mod ingest;
 mod show;
 mod simulate;

@@ -55,7 +55,7 @@ fn open(data_dir: &Path) -> Result<(Ledger, Network), Failure> {
 /// Prints `v` as JSON, or as `key: value` lines with nested arrays as indented tables.
 fn print(v: &Value, json: bool) {
     if json {
-        println!("{}", serde_json::to_string_pretty(v).expect("json"));
+        say!("{}", serde_json::to_string_pretty(v).expect("json"));
         return;
     }
     fn scalar(v: &Value) -> String {
@@ -66,17 +66,17 @@ fn print(v: &Value, json: bool) {
             other => other.to_string(),
         }
     }
-    let Value::Object(map) = v else { return println!("{}", scalar(v)) };
+    let Value::Object(map) = v else { return say!("{}", scalar(v)) };
     let width = map.keys().map(|k| k.len()).max().unwrap_or(0);
     for (k, v) in map {
         match v {
             Value::Array(rows) => {
-                println!("{k}:");
+                say!("{k}:");
                 for row in rows {
-                    println!("  {}", scalar(row));
+                    say!("  {}", scalar(row));
                 }
             }
-            _ => println!("{k:width$}  {}", scalar(v)),
+            _ => say!("{k:width$}  {}", scalar(v)),
         }
     }
 }

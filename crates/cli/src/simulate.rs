@@ -78,7 +78,7 @@ fn run_sim(cfg: &Config, out: &Path) -> Result<(Summary, f64), Failure> {
 }
 
 fn print_summary(s: &Summary, secs: f64, out: &Path) {
-    println!(
+    say!(
         "simulated {} transactions in {} blocks ({:.1} MB in {} blk files) in {:.1}s ({:.0} tx/s)",
         s.transactions,
         s.blocks,
@@ -88,16 +88,16 @@ fn print_summary(s: &Summary, secs: f64, out: &Path) {
         s.transactions as f64 / secs
     );
     let kinds: Vec<String> = s.entities_by_kind.iter().map(|(k, n)| format!("{n} {k}")).collect();
-    println!("{} entities: {}", s.entities, kinds.join(", "));
-    println!("{} addresses; {} planted incidents stole {} sat in total", s.addresses, s.incidents, s.stolen_value);
-    println!("blocks: {}/blocks  ground truth: {}/truth", out.display(), out.display());
+    say!("{} entities: {}", s.entities, kinds.join(", "));
+    say!("{} addresses; {} planted incidents stole {} sat in total", s.addresses, s.incidents, s.stolen_value);
+    say!("blocks: {}/blocks  ground truth: {}/truth", out.display(), out.display());
 }
 
 pub fn simulate_cmd(a: SimulateArgs) -> Result<(), Failure> {
     let cfg = config(&a)?;
     let (s, secs) = run_sim(&cfg, &a.out)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&s).expect("json"));
+        say!("{}", serde_json::to_string_pretty(&s).expect("json"));
     } else {
         print_summary(&s, secs, &a.out);
     }
@@ -122,17 +122,17 @@ pub fn demo(data_dir: Option<&Path>, a: DemoArgs) -> Result<(), Failure> {
         return Err(usage(format!("{} already holds a world; pass another --out", out.display())));
     }
     let data_dir = data_dir.map(Path::to_path_buf).unwrap_or_else(|| out.join("data"));
-    println!("1. simulating a world of {} transactions (seed {}) into {}", a.txs, a.seed, out.display());
+    say!("1. simulating a world of {} transactions (seed {}) into {}", a.txs, a.seed, out.display());
     let mut cfg = Config::new(a.seed, a.txs);
     cfg.incidents = Some(1);
     let (s, secs) = run_sim(&cfg, &out)?;
     print_summary(&s, secs, &out);
 
-    println!("\n2. ingesting its blocks into {}", data_dir.display());
+    say!("\n2. ingesting its blocks into {}", data_dir.display());
     let files = BlockFiles::open_dir(&out.join("blocks"))?;
     let start = Instant::now();
     let ingested = ingest_btc(&crate::btc_store(&data_dir), &files, &IngestOptions::default(), &mut |_| {})?;
-    println!(
+    say!(
         "ingested {} blocks / {} transactions in {:.2}s; height {}",
         ingested.blocks_added,
         ingested.txs_added,
@@ -140,7 +140,7 @@ pub fn demo(data_dir: Option<&Path>, a: DemoArgs) -> Result<(), Failure> {
         ingested.height.unwrap_or(0)
     );
 
-    println!("\n3. the planted theft (ground truth: {}/truth/incidents.jsonl)", out.display());
+    say!("\n3. the planted theft (ground truth: {}/truth/incidents.jsonl)", out.display());
     let text = std::fs::read_to_string(out.join("truth/incidents.jsonl"))?;
     let entities: Vec<serde_json::Value> = std::fs::read_to_string(out.join("truth/entities.jsonl"))?
         .lines()
@@ -149,7 +149,7 @@ pub fn demo(data_dir: Option<&Path>, a: DemoArgs) -> Result<(), Failure> {
     let name = |id: u64| entities.get(id as usize).and_then(|e| e["name"].as_str()).unwrap_or("?").to_string();
     for line in text.lines() {
         let inc: serde_json::Value = serde_json::from_str(line).expect("incidents.jsonl written by us");
-        println!(
+        say!(
             "incident {}: {} stole {} sat from {} at height {} in tx {}",
             inc["id"],
             name(inc["thief"].as_u64().unwrap_or(0)),
@@ -165,7 +165,7 @@ pub fn demo(data_dir: Option<&Path>, a: DemoArgs) -> Result<(), Failure> {
             v.0 += e["amount"].as_u64().unwrap_or(0);
             v.1 += 1;
         }
-        println!(
+        say!(
             "  {} laundering transactions; coins reached {} destinations:",
             inc["laundering_txs"].as_array().map_or(0, |a| a.len()),
             per.len()
@@ -173,10 +173,10 @@ pub fn demo(data_dir: Option<&Path>, a: DemoArgs) -> Result<(), Failure> {
         let mut rows: Vec<_> = per.into_iter().collect();
         rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0));
         for (who, (amount, n)) in rows.iter().take(10) {
-            println!("    {amount:>14} sat in {n:>3} transfers to {who}");
+            say!("    {amount:>14} sat in {n:>3} transfers to {who}");
         }
-        println!("  still held by the thief at the end: {} sat", inc["unspent_at_end"]);
+        say!("  still held by the thief at the end: {} sat", inc["unspent_at_end"]);
     }
-    println!("\nexplore: fundtrace --data-dir {} tx <theft txid>", data_dir.display());
+    say!("\nexplore: fundtrace --data-dir {} tx <theft txid>", data_dir.display());
     Ok(())
 }

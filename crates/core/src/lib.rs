@@ -4,6 +4,7 @@
 //! files; hashes (`Txid`, `BlockHash`) are what the outside world calls things. The two are
 //! different types so they cannot be mixed up.
 
+pub mod fasthash;
 pub mod hash;
 pub mod ids;
 pub mod script_type;

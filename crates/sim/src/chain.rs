@@ -59,7 +59,6 @@ pub struct ChainWriter {
     pub tip: BlockHash,
     pub bytes_written: u64,
     pub files: u32,
-    scratch: Vec<u8>,
 }
 
 impl ChainWriter {
@@ -84,14 +83,19 @@ impl ChainWriter {
             tip: sha256d(&header),
             bytes_written: 0,
             files: 1,
-            scratch: Vec::new(),
         };
         w.write_record(&genesis)?;
         Ok(w)
     }
 
     fn write_record(&mut self, block: &[u8]) -> std::io::Result<()> {
-        if self.file_pos > 0 && self.file_pos + 8 + block.len() as u64 > MAX_BLK_FILE {
+        self.write_record_parts(&[block])
+    }
+
+    /// Writes one framed block given as consecutive parts (no copy into one buffer).
+    fn write_record_parts(&mut self, parts: &[&[u8]]) -> std::io::Result<()> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if self.file_pos > 0 && self.file_pos + 8 + len as u64 > MAX_BLK_FILE {
             self.file.flush()?;
             self.file_no += 1;
             self.files += 1;
@@ -101,36 +105,40 @@ impl ChainWriter {
         }
         let mut frame = [0u8; 8];
         frame[..4].copy_from_slice(&self.network.magic());
-        frame[4..].copy_from_slice(&(block.len() as u32).to_le_bytes());
+        frame[4..].copy_from_slice(&(len as u32).to_le_bytes());
         match self.xor {
             None => {
                 self.file.write_all(&frame)?;
-                self.file.write_all(block)?;
+                for p in parts {
+                    self.file.write_all(p)?;
+                }
             }
             Some(key) => {
                 let start = self.file_pos as usize;
-                let mut buf = Vec::with_capacity(8 + block.len());
+                let mut buf = Vec::with_capacity(8 + len);
                 buf.extend_from_slice(&frame);
-                buf.extend_from_slice(block);
+                for p in parts {
+                    buf.extend_from_slice(p);
+                }
                 for (i, b) in buf.iter_mut().enumerate() {
                     *b ^= key[(start + i) % 8];
                 }
                 self.file.write_all(&buf)?;
             }
         }
-        self.file_pos += 8 + block.len() as u64;
-        self.bytes_written += 8 + block.len() as u64;
+        self.file_pos += 8 + len as u64;
+        self.bytes_written += 8 + len as u64;
         Ok(())
     }
 
-    /// Appends a block with a coinbase paying `reward` to `payout` followed by `txs`.
-    /// Returns the coinbase (its output 0 is the payout).
-    pub fn append(&mut self, time: u32, reward: u64, payout: &Addr, txs: &[BuiltTx]) -> std::io::Result<BuiltTx> {
+    /// Appends a block with a coinbase paying `reward` to `payout` followed by `txs`, whose
+    /// serializations lie back to back in `tx_bytes`. Returns the coinbase (output 0 pays).
+    pub fn append(&mut self, time: u32, reward: u64, payout: &Addr, txs: &[BuiltTx], tx_bytes: &[u8]) -> std::io::Result<BuiltTx> {
         let height = self.height + 1;
         let any_witness = txs.iter().any(|t| t.segwit);
         let witness_root = any_witness
             .then(|| merkle_root(std::iter::once(Hash32::default()).chain(txs.iter().map(|t| t.wtxid))));
-        let cb = coinbase(height, reward, payout, witness_root, self.file_no);
+        let (cb, cb_bytes) = coinbase(height, reward, payout, witness_root, self.file_no);
         let mut header = Header {
             version: 0x2000_0000,
             prev_blockhash: self.tip,
@@ -144,16 +152,9 @@ impl ChainWriter {
                 header.nonce += 1;
             }
         }
-        let mut block = std::mem::take(&mut self.scratch);
-        block.clear();
-        block.extend_from_slice(&header.encode());
-        write_compact_size(&mut block, 1 + txs.len() as u64);
-        block.extend_from_slice(&cb.bytes);
-        for t in txs {
-            block.extend_from_slice(&t.bytes);
-        }
-        self.write_record(&block)?;
-        self.scratch = block;
+        let mut head = header.encode().to_vec();
+        write_compact_size(&mut head, 1 + txs.len() as u64);
+        self.write_record_parts(&[&head, &cb_bytes, tx_bytes])?;
         self.height = height;
         self.tip = header.block_hash();
         Ok(cb)

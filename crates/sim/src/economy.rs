@@ -133,7 +133,7 @@ pub fn sweep(w: &mut World, service: u32) -> bool {
         return false;
     }
     let take = n.min(2 + w.rng.below(60) as usize);
-    let coins: Vec<_> = w.wallets[service as usize].pockets[DEPOSITS].drain(..take).collect();
+    let coins: Vec<_> = w.wallets[service as usize].pockets[DEPOSITS].drain_front(take);
     let total: u64 = coins.iter().map(|u| u.value).sum();
     let hot = w.fixed_address(service, MAIN);
     let fee = w.fee_for(take, coins[0].addr.ty, 1, hot.ty);
@@ -230,7 +230,7 @@ fn consolidate(w: &mut World) -> bool {
         return false;
     }
     let take = n.min(5 + w.rng.below(25) as usize);
-    let coins: Vec<_> = w.wallets[who as usize].pockets[MAIN].drain(..take).collect();
+    let coins: Vec<_> = w.wallets[who as usize].pockets[MAIN].drain_front(take);
     let total: u64 = coins.iter().map(|u| u.value).sum();
     let addr = w.new_address(who);
     let fee = w.fee_for(take, coins[0].addr.ty, 1, addr.ty);

@@ -124,8 +124,7 @@ pub fn observe(w: &mut World, rec: &TxRecord<'_>) {
 }
 
 fn take_new_outputs(w: &mut World, thief: u32, pocket: usize, n: usize) -> Vec<Utxo> {
-    let p = &mut w.wallets[thief as usize].pockets[pocket];
-    p.split_off(p.len() - n)
+    w.wallets[thief as usize].pockets[pocket].split_off_last(n)
 }
 
 fn with_context<T>(w: &mut World, role: &'static str, route: &'static str, f: impl FnOnce(&mut World) -> T) -> T {
@@ -192,7 +191,7 @@ pub fn step(w: &mut World) {
         let thief = w.incidents[i].truth.thief;
         // Coins that came back from mixers or CoinJoins are cashed out after a dwell.
         for (pocket, route) in [(COLD, "via_mixer"), (MAIN, "via_coinjoin"), (DEPOSITS, "direct")] {
-            let coins: Vec<Utxo> = std::mem::take(&mut w.wallets[thief as usize].pockets[pocket]);
+            let coins: Vec<Utxo> = w.wallets[thief as usize].pockets[pocket].take_all();
             for u in coins {
                 let due = height + w.rng.range(1, 20) as u32;
                 w.incidents[i].tasks.push((due, Task::CashOut(u, route)));
@@ -321,7 +320,7 @@ fn run_task(w: &mut World, i: usize, thief: u32, task: Task) {
             w.wallets[thief as usize].pockets[DEPOSITS].push(u);
             let ok = with_context(w, "coinjoin_tx0", "coinjoin", |w| crate::coinjoin::tx0(w, Some((thief, DEPOSITS))));
             if !ok {
-                let coins = std::mem::take(&mut w.wallets[thief as usize].pockets[DEPOSITS]);
+                let coins = w.wallets[thief as usize].pockets[DEPOSITS].take_all();
                 coins.into_iter().for_each(|c| push(w, i, height + 1, Task::CashOut(c, "direct")));
             }
         }

@@ -143,7 +143,8 @@ fn build_block(w: &mut World) -> std::io::Result<()> {
     let reward = w.cfg.network.subsidy(height as u64) + w.block_fees;
     let time = w.time();
     let txs = std::mem::take(&mut w.block);
-    let cb = w.chain.append(time, reward, &payout, &txs)?;
+    let cb = w.chain.append(time, reward, &payout, &txs, &w.block_bytes)?;
+    w.block_bytes.clear();
     w.record_paid(&[world::Payee { entity: pool, pocket: world::MAIN, addr: payout, value: reward }]);
     w.txs_written += 1;
     w.block_fees = 0;

@@ -114,10 +114,9 @@ pub struct Utxo {
     pub addr: Addr,
 }
 
-/// A serialized transaction with its ids.
-#[derive(Clone, Debug)]
+/// A serialized transaction's ids (its bytes are in the buffer it was built into).
+#[derive(Clone, Copy, Debug)]
 pub struct BuiltTx {
-    pub bytes: Vec<u8>,
     pub txid: Txid,
     pub wtxid: Txid,
     pub segwit: bool,
@@ -146,25 +145,28 @@ fn placeholder_pubkey(out: &mut Vec<u8>, rng: &mut Rng) {
     out.extend_from_slice(&k);
 }
 
-/// Serializes a transaction spending `inputs` (with their nSequence) to `outputs`.
-pub fn build(version: i32, locktime: u32, inputs: &[(Utxo, u32)], outputs: &[(u64, Addr)], rng: &mut Rng) -> BuiltTx {
+/// Appends the serialization of a transaction spending `inputs` (with their nSequence) to
+/// `outputs` to `out` (a block's transactions are built back to back into one buffer).
+pub fn build(out: &mut Vec<u8>, version: i32, locktime: u32, inputs: &[(Utxo, u32)], outputs: &[(u64, Addr)], rng: &mut Rng) -> BuiltTx {
     let segwit = inputs.iter().any(|(u, _)| u.addr.ty.is_segwit());
-    let mut b = Vec::with_capacity(16 + inputs.len() * 150 + outputs.len() * 44);
+    let start = out.len();
+    out.reserve(16 + inputs.len() * 150 + outputs.len() * 44);
+    let mut b = TxBuf { out, start };
     b.extend_from_slice(&version.to_le_bytes());
     if segwit {
         b.extend_from_slice(&[0, 1]);
     }
     let body_start = b.len();
-    write_compact_size(&mut b, inputs.len() as u64);
+    write_compact_size(b.out, inputs.len() as u64);
     for (u, seq) in inputs {
         b.extend_from_slice(&u.txid.0);
         b.extend_from_slice(&u.vout.to_le_bytes());
         match u.addr.ty {
             AddrType::P2pkh => {
                 b.extend_from_slice(&[106, 71]);
-                placeholder_sig(&mut b, rng);
+                placeholder_sig(b.out, rng);
                 b.push(33);
-                placeholder_pubkey(&mut b, rng);
+                placeholder_pubkey(b.out, rng);
             }
             AddrType::P2shP2wpkh => {
                 b.extend_from_slice(&[23, 22, 0x00, 20]);
@@ -176,10 +178,10 @@ pub fn build(version: i32, locktime: u32, inputs: &[(Utxo, u32)], outputs: &[(u6
         }
         b.extend_from_slice(&seq.to_le_bytes());
     }
-    write_compact_size(&mut b, outputs.len() as u64);
+    write_compact_size(b.out, outputs.len() as u64);
     for (value, addr) in outputs {
         b.extend_from_slice(&value.to_le_bytes());
-        addr.write_script(&mut b);
+        addr.write_script(b.out);
     }
     let body_end = b.len();
     if segwit {
@@ -188,9 +190,9 @@ pub fn build(version: i32, locktime: u32, inputs: &[(Utxo, u32)], outputs: &[(u6
                 AddrType::P2pkh => b.push(0),
                 AddrType::P2shP2wpkh | AddrType::P2wpkh => {
                     b.extend_from_slice(&[2, 71]);
-                    placeholder_sig(&mut b, rng);
+                    placeholder_sig(b.out, rng);
                     b.push(33);
-                    placeholder_pubkey(&mut b, rng);
+                    placeholder_pubkey(b.out, rng);
                 }
                 AddrType::P2tr => {
                     b.push(1);
@@ -203,19 +205,38 @@ pub fn build(version: i32, locktime: u32, inputs: &[(Utxo, u32)], outputs: &[(u6
         }
     }
     b.extend_from_slice(&locktime.to_le_bytes());
+    let b = &b.out[start..];
     let (txid, wtxid) = if segwit {
         let txid = sha256d_parts(&[&b[..4], &b[body_start..body_end], &b[b.len() - 4..]]);
-        (txid, sha256d(&b))
+        (txid, sha256d(b))
     } else {
-        let t = sha256d(&b);
+        let t = sha256d(b);
         (t, t)
     };
-    BuiltTx { bytes: b, txid, wtxid, segwit }
+    BuiltTx { txid, wtxid, segwit }
+}
+
+/// A view of a buffer from `start`: positions and lengths are relative to the transaction.
+struct TxBuf<'a> {
+    out: &'a mut Vec<u8>,
+    start: usize,
+}
+
+impl TxBuf<'_> {
+    fn len(&self) -> usize {
+        self.out.len() - self.start
+    }
+    fn push(&mut self, b: u8) {
+        self.out.push(b);
+    }
+    fn extend_from_slice(&mut self, s: &[u8]) {
+        self.out.extend_from_slice(s);
+    }
 }
 
 /// The coinbase of a block at `height`: BIP34 height, payout, and (for blocks with witness
 /// data) the BIP141 commitment with an all-zero witness reserved value.
-pub fn coinbase(height: u32, value: u64, payout: &Addr, witness_root: Option<Hash32>, extra_nonce: u32) -> BuiltTx {
+pub fn coinbase(height: u32, value: u64, payout: &Addr, witness_root: Option<Hash32>, extra_nonce: u32) -> (BuiltTx, Vec<u8>) {
     let mut script = Vec::with_capacity(12);
     match height {
         1..=16 => script.push(0x50 + height as u8),
@@ -263,5 +284,5 @@ pub fn coinbase(height: u32, value: u64, payout: &Addr, witness_root: Option<Has
     }
     b.extend_from_slice(&0u32.to_le_bytes());
     let txid = if segwit { sha256d_parts(&[&b[..4], &b[body_start..body_end], &b[b.len() - 4..]]) } else { sha256d(&b) };
-    BuiltTx { txid, wtxid: if segwit { sha256d(&b) } else { txid }, bytes: b, segwit }
+    (BuiltTx { txid, wtxid: if segwit { sha256d(&b) } else { txid }, segwit }, b)
 }

@@ -5,7 +5,9 @@
 //! `incident`. Everything is driven by one seeded `Rng` and ordered containers, so a seed
 //! fixes the output byte for byte.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use fundtrace_core::fasthash::FastMap;
 
 use fundtrace_bitcoin::Network;
 use fundtrace_core::Txid;
@@ -23,17 +25,68 @@ pub const COLD: usize = 2;
 /// Outputs below this are not created (Core's dust limit for P2PKH is 546 sat).
 pub const DUST: u64 = 1_000;
 
+/// A set of coins with its total kept up to date (services hold tens of thousands of coins
+/// and check their balance often).
+#[derive(Default)]
+pub struct Pocket {
+    coins: Vec<Utxo>,
+    value: u64,
+}
+
+impl std::ops::Deref for Pocket {
+    type Target = [Utxo];
+    fn deref(&self) -> &[Utxo] {
+        &self.coins
+    }
+}
+
+impl Pocket {
+    pub fn value(&self) -> u64 {
+        self.value
+    }
+    pub fn push(&mut self, u: Utxo) {
+        self.value += u.value;
+        self.coins.push(u);
+    }
+    pub fn extend(&mut self, coins: impl IntoIterator<Item = Utxo>) {
+        for u in coins {
+            self.push(u);
+        }
+    }
+    pub fn swap_remove(&mut self, i: usize) -> Utxo {
+        let u = self.coins.swap_remove(i);
+        self.value -= u.value;
+        u
+    }
+    /// Removes the `n` oldest coins.
+    pub fn drain_front(&mut self, n: usize) -> Vec<Utxo> {
+        let out: Vec<Utxo> = self.coins.drain(..n).collect();
+        self.value -= out.iter().map(|u| u.value).sum::<u64>();
+        out
+    }
+    /// Removes the `n` newest coins.
+    pub fn split_off_last(&mut self, n: usize) -> Vec<Utxo> {
+        let out = self.coins.split_off(self.coins.len() - n);
+        self.value -= out.iter().map(|u| u.value).sum::<u64>();
+        out
+    }
+    pub fn take_all(&mut self) -> Vec<Utxo> {
+        self.value = 0;
+        std::mem::take(&mut self.coins)
+    }
+}
+
 #[derive(Default)]
 pub struct Wallet {
     /// MAIN, DEPOSITS, COLD and `coinjoin::PREMIX`.
-    pub pockets: [Vec<Utxo>; 4],
+    pub pockets: [Pocket; 4],
     /// The address a reusing wallet (or a service's hot/cold wallet) keeps paying to.
     pub fixed: [Option<Addr>; 4],
 }
 
 impl Wallet {
     pub fn balance(&self, pocket: usize) -> u64 {
-        self.pockets[pocket].iter().map(|u| u.value).sum()
+        self.pockets[pocket].value()
     }
     pub fn total(&self) -> u64 {
         (0..self.pockets.len()).map(|p| self.balance(p)).sum()
@@ -111,12 +164,15 @@ pub struct World {
     pub rng: Rng,
     pub entities: Vec<Entity>,
     pub wallets: Vec<Wallet>,
-    pub by_kind: HashMap<Kind, Vec<u32>>,
+    /// Entity ids per kind (indexed by `Kind as usize`).
+    pub by_kind: Vec<Vec<u32>>,
     /// One deposit address per (service, customer), as exchanges assign them.
-    pub deposit_addresses: HashMap<(u32, u32), Addr>,
+    pub deposit_addresses: FastMap<(u32, u32), Addr>,
     pub chain: ChainWriter,
     pub truth: Truth,
     pub block: Vec<BuiltTx>,
+    /// The block's transactions, serialized back to back.
+    pub block_bytes: Vec<u8>,
     pub block_fees: u64,
     /// Fee rate of the block being built (sat/vB).
     pub feerate: u64,
@@ -124,7 +180,9 @@ pub struct World {
     pub immature: VecDeque<(u32, u32, Utxo)>,
     pub txs_written: u64,
     /// Entity id of each incident's thief -> incident index.
-    pub thief_of: HashMap<u32, usize>,
+    pub thief_of: FastMap<u32, usize>,
+    /// Per entity: is it a thief (checked on every transaction).
+    pub is_thief: Vec<bool>,
     pub incidents: Vec<crate::incident::IncidentState>,
     pub mixer_payouts: Vec<crate::mixer::Payout>,
     /// Role and route the next transactions play in an incident (set by incident code).
@@ -136,7 +194,7 @@ pub struct World {
     /// transaction pays them (an activity that fails leaves no address behind).
     pub fresh: Vec<(Addr, u32)>,
     /// Kept addresses (hot wallets, deposit addresses) not yet paid on chain.
-    pub unrecorded: HashMap<Addr, u32>,
+    pub unrecorded: FastMap<Addr, u32>,
 }
 
 const COUNTRIES: [&str; 12] = ["US", "KR", "JP", "SG", "HK", "GB", "DE", "CH", "SC", "RU", "TR", "BR"];
@@ -149,23 +207,25 @@ impl World {
             rng,
             entities: Vec::new(),
             wallets: Vec::new(),
-            by_kind: HashMap::new(),
-            deposit_addresses: HashMap::new(),
+            by_kind: vec![Vec::new(); 10],
+            deposit_addresses: FastMap::default(),
             chain,
             truth,
             block: Vec::new(),
+            block_bytes: Vec::new(),
             block_fees: 0,
             feerate: 5,
             immature: VecDeque::new(),
             txs_written: 0,
-            thief_of: HashMap::new(),
+            thief_of: FastMap::default(),
+            is_thief: Vec::new(),
             incidents: Vec::new(),
             mixer_payouts: Vec::new(),
             role: "",
             route: "",
             premix_owners: Default::default(),
             fresh: Vec::new(),
-            unrecorded: HashMap::new(),
+            unrecorded: FastMap::default(),
         }
     }
 
@@ -174,12 +234,13 @@ impl World {
         let country = *self.rng.pick(&COUNTRIES);
         self.entities.push(Entity { id, kind, name, country, software });
         self.wallets.push(Wallet::default());
-        self.by_kind.entry(kind).or_default().push(id);
+        self.is_thief.push(kind == Kind::Thief);
+        self.by_kind[kind as usize].push(id);
         id
     }
 
     pub fn of_kind(&self, kind: Kind) -> &[u32] {
-        self.by_kind.get(&kind).map_or(&[], |v| v.as_slice())
+        &self.by_kind[kind as usize]
     }
 
     pub fn random_of(&mut self, kind: Kind) -> Option<u32> {
@@ -323,23 +384,38 @@ impl World {
         }
         let mut picked: Vec<usize> = Vec::new();
         let mut sum = 0u64;
-        // Random picks first (as wallets' randomized selection does), then largest-first.
-        for _ in 0..max_inputs.min(coins.len()) {
+        // Random picks first (as wallets' randomized selection does); when the slots are full,
+        // a larger random coin replaces the smallest pick. Only if sampling fails is the whole
+        // pocket ordered (services hold many coins; that is O(n)).
+        for _ in 0..4 * max_inputs.min(coins.len()) {
             let i = self.rng.below(coins.len() as u64) as usize;
-            if !picked.contains(&i) {
+            if picked.contains(&i) {
+                continue;
+            }
+            if picked.len() < max_inputs {
                 picked.push(i);
                 sum += coins[i].value;
-                if sum >= need {
-                    break;
+            } else {
+                let (k, &smallest) = picked.iter().enumerate().min_by_key(|(_, &j)| coins[j].value).unwrap();
+                if coins[i].value > coins[smallest].value {
+                    sum = sum - coins[smallest].value + coins[i].value;
+                    picked[k] = i;
                 }
+            }
+            if sum >= need {
+                break;
             }
         }
         if sum < need {
             let mut order: Vec<usize> = (0..coins.len()).collect();
+            if order.len() > max_inputs {
+                order.select_nth_unstable_by_key(max_inputs, |&i| std::cmp::Reverse(coins[i].value));
+                order.truncate(max_inputs);
+            }
             order.sort_by_key(|&i| std::cmp::Reverse(coins[i].value));
             picked.clear();
             sum = 0;
-            for i in order.into_iter().take(max_inputs) {
+            for i in order {
                 picked.push(i);
                 sum += coins[i].value;
                 if sum >= need {
@@ -407,7 +483,7 @@ impl World {
         let out_sum: u64 = payees.iter().map(|p| p.value).sum();
         assert!(in_sum >= out_sum, "simulator bug: a transaction creates value");
         let fee = in_sum - out_sum;
-        let tx = build(version, locktime, ins, outs, &mut self.rng);
+        let tx = build(&mut self.block_bytes, version, locktime, ins, outs, &mut self.rng);
         let txid = tx.txid;
         self.record_paid(payees);
         for (vout, p) in payees.iter().enumerate() {
@@ -420,7 +496,7 @@ impl World {
         self.block_fees += fee;
         self.block.push(tx);
         self.txs_written += 1;
-        if spends.iter().any(|s| self.thief_of.contains_key(&s.entity)) || payees.iter().any(|p| self.thief_of.contains_key(&p.entity)) {
+        if spends.iter().any(|s| self.is_thief[s.entity as usize]) || payees.iter().any(|p| self.is_thief[p.entity as usize]) {
             let rec = TxRecord { txid, spends, payees, fee };
             crate::incident::observe(self, &rec);
         }

@@ -17,7 +17,7 @@ use fundtrace_bitcoin::{AddressKey, Block, Network};
 use fundtrace_core::{BlockHash, Hash32, ScriptType};
 
 use crate::error::StoreError;
-use crate::fasthash::FastSet;
+use fundtrace_core::fasthash::FastSet;
 use crate::writer::{NewInput, NewOutput, NewTx, Writer};
 
 #[derive(Clone, Debug)]

@@ -4,7 +4,7 @@
 
 pub mod column;
 pub mod error;
-pub mod fasthash;
+
 pub mod hashindex;
 pub mod ingest;
 pub mod journal;

@@ -19,7 +19,7 @@ use fundtrace_core::{ScriptType, Txid};
 
 use crate::column::{Appender, MutColumn};
 use crate::error::StoreError;
-use crate::fasthash::{FastMap, FastSet};
+use fundtrace_core::fasthash::{FastMap, FastSet};
 use crate::hashindex;
 use crate::journal::Journal;
 use crate::layout::*;

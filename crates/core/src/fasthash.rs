@@ -1,6 +1,6 @@
-//! A fast non-cryptographic hasher for the writer's per-batch maps, whose keys are hashes
-//! (txids) or short address keys. SipHash's DoS resistance is not needed for maps that live
-//! for one batch of already-validated blocks.
+//! A fast non-cryptographic hasher (FxHash's mixing) for maps keyed by hashes, short address
+//! keys and ids: the ledger writer's per-batch maps and the simulator's wallets. SipHash's
+//! DoS resistance is not needed for maps whose keys are already-validated data or our own.
 
 use std::hash::{BuildHasherDefault, Hasher};
 
