@@ -103,6 +103,8 @@ pub struct BlockFiles {
     pub files: Vec<PathBuf>,
     maps: Vec<Option<Mmap>>,
     xor_key: Option<[u8; 8]>,
+    /// For single raw (unframed) block files: the network they belong to.
+    raw: Option<Network>,
 }
 
 impl BlockFiles {
@@ -139,6 +141,16 @@ impl BlockFiles {
 
     /// Opens the given framed block files (no obfuscation unless `xor_key` is given).
     pub fn open_files(files: Vec<PathBuf>, xor_key: Option<[u8; 8]>) -> Result<BlockFiles, BlkError> {
+        Self::open(files, xor_key, None)
+    }
+
+    /// Opens files that each hold exactly one serialized block without framing (as block
+    /// explorers and test suites publish them), of the given network.
+    pub fn open_raw_blocks(files: Vec<PathBuf>, network: Network) -> Result<BlockFiles, BlkError> {
+        Self::open(files, None, Some(network))
+    }
+
+    fn open(files: Vec<PathBuf>, xor_key: Option<[u8; 8]>, raw: Option<Network>) -> Result<BlockFiles, BlkError> {
         let mut maps = Vec::with_capacity(files.len());
         for path in &files {
             let f = File::open(path).map_err(io_err(path))?;
@@ -147,7 +159,7 @@ impl BlockFiles {
             // SAFETY: block files are append-only; Core never rewrites bytes we have scanned.
             maps.push(if len == 0 { None } else { Some(unsafe { Mmap::map(&f) }.map_err(io_err(path))?) });
         }
-        Ok(BlockFiles { files, maps, xor_key })
+        Ok(BlockFiles { files, maps, xor_key, raw })
     }
 
     pub fn xor_key(&self) -> Option<[u8; 8]> {
@@ -173,6 +185,23 @@ impl BlockFiles {
         }
     }
 
+    /// Tells the kernel the pages wholly inside block `loc` will not be read again, so a pass
+    /// over gigabytes of block files does not keep them all resident in this process. (The
+    /// pages stay in the page cache; a later read maps them again.)
+    pub fn release(&self, loc: BlockLocation) {
+        let Some(map) = &self.maps[loc.file as usize] else { return };
+        const PAGE: u64 = 4096;
+        let start = loc.offset.div_ceil(PAGE) * PAGE;
+        let end = (loc.offset + loc.size as u64) / PAGE * PAGE;
+        if end > start {
+            // SAFETY: a read-only file mapping: dropped pages are re-read from the file if
+            // touched again, so no data can be lost or changed.
+            let _ = unsafe {
+                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start as usize, (end - start) as usize)
+            };
+        }
+    }
+
     /// The serialized block at `loc` (as located by `scan`).
     pub fn block(&self, loc: BlockLocation) -> Cow<'_, [u8]> {
         self.read(loc.file as usize, loc.offset, loc.size as usize)
@@ -184,6 +213,9 @@ impl BlockFiles {
     /// complete blocks before it are kept. Zero bytes after the last block (Core
     /// preallocates files) end a file silently.
     pub fn scan(&self) -> Result<(Network, Vec<ScannedBlock>, Vec<Warning>), BlkError> {
+        if let Some(network) = self.raw {
+            return self.scan_raw(network);
+        }
         let mut network: Option<Network> = None;
         let mut blocks = Vec::new();
         let mut warnings = Vec::new();
@@ -255,5 +287,26 @@ impl BlockFiles {
             message: "no blocks in any file".into(),
         })?;
         Ok((network, blocks, warnings))
+    }
+
+    fn scan_raw(&self, network: Network) -> Result<(Network, Vec<ScannedBlock>, Vec<Warning>), BlkError> {
+        let mut blocks = Vec::with_capacity(self.files.len());
+        for (fi, path) in self.files.iter().enumerate() {
+            let len = self.bytes(fi).len();
+            if len < 81 || len > MAX_BLOCK_SIZE as usize {
+                return Err(BlkError::BadFrame {
+                    file: path.clone(),
+                    offset: 0,
+                    message: format!("a raw block file must hold one block of 81..={MAX_BLOCK_SIZE} bytes, this one has {len}"),
+                });
+            }
+            let header_bytes: [u8; 80] = self.bytes(fi)[..80].try_into().unwrap();
+            blocks.push(ScannedBlock {
+                hash: sha256d(&header_bytes),
+                header: Header::decode(&header_bytes),
+                location: BlockLocation { file: fi as u32, offset: 0, size: len as u32 },
+            });
+        }
+        Ok((network, blocks, Vec::new()))
     }
 }

@@ -19,11 +19,17 @@ pub enum IngestCommand {
 #[derive(Args)]
 pub struct BtcArgs {
     /// Bitcoin Core's blocks/ directory
-    #[arg(long, required_unless_present = "file")]
+    #[arg(long, required_unless_present_any = ["file", "raw_block"])]
     blocks_dir: Option<PathBuf>,
     /// Individual framed block files instead of a directory (repeatable)
     #[arg(long, conflicts_with = "blocks_dir")]
     file: Vec<PathBuf>,
+    /// Single raw (unframed) block files, each one serialized block (repeatable)
+    #[arg(long, conflicts_with_all = ["blocks_dir", "file"])]
+    raw_block: Vec<PathBuf>,
+    /// Network of --raw-block files (main, test, testnet4, signet, regtest)
+    #[arg(long, default_value = "main")]
+    network: String,
     /// Stop at this height
     #[arg(long)]
     max_height: Option<u64>,
@@ -37,9 +43,14 @@ pub struct BtcArgs {
 
 pub fn run(data_dir: &Path, cmd: IngestCommand) -> Result<(), Failure> {
     let IngestCommand::Btc(a) = cmd;
-    let files = match &a.blocks_dir {
-        Some(dir) => BlockFiles::open_dir(dir)?,
-        None => BlockFiles::open_files(a.file.clone(), None)?,
+    let files = if let Some(dir) = &a.blocks_dir {
+        BlockFiles::open_dir(dir)?
+    } else if !a.raw_block.is_empty() {
+        let network = fundtrace_bitcoin::Network::from_name(&a.network)
+            .ok_or_else(|| crate::usage(format!("unknown network {:?}", a.network)))?;
+        BlockFiles::open_raw_blocks(a.raw_block.clone(), network)?
+    } else {
+        BlockFiles::open_files(a.file.clone(), None)?
     };
     let opts = IngestOptions { commit_every_txs: a.commit_every.max(1), max_height: a.max_height, ..Default::default() };
     let bar = ProgressBar::new(0);

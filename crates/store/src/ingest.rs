@@ -212,6 +212,8 @@ pub fn ingest_btc(
             p.blocks_done += 1;
             p.bytes_done += block.raw.len() as u64;
             p.txs_done += block.txs.len() as u64;
+            drop(block);
+            files.release(scanned.location);
             if writer.pending_txs() >= opts.commit_every_txs {
                 writer.commit(skipped)?;
             }
