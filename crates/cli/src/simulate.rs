@@ -35,6 +35,12 @@ pub struct SimulateArgs {
     /// Planted thefts [default: 4 per million transactions, at least 1]
     #[arg(long)]
     incidents: Option<u32>,
+    /// Share of the victim's hot wallet each theft takes, as MIN-MAX
+    #[arg(long, default_value = "0.5-0.8")]
+    theft_share: String,
+    /// Weights of the laundering routes of each dispersed stolen coin
+    #[arg(long, default_value = "peel=40,mixer=20,coinjoin=15,consolidate=15,direct=10")]
+    routes: String,
     /// Print the summary as JSON
     #[arg(long)]
     json: bool,
@@ -63,6 +69,24 @@ fn config(a: &SimulateArgs) -> Result<Config, Failure> {
     cfg.xor = a.xor;
     cfg.txs_per_block = a.txs_per_block;
     cfg.incidents = a.incidents;
+    let bad_share = || usage(format!("--theft-share {:?}: expected MIN-MAX with 0 < MIN <= MAX < 1", a.theft_share));
+    let (lo, hi) = a.theft_share.split_once('-').ok_or_else(bad_share)?;
+    let (lo, hi): (f64, f64) = (lo.parse().map_err(|_| bad_share())?, hi.parse().map_err(|_| bad_share())?);
+    if !(0.0 < lo && lo <= hi && hi < 1.0) {
+        return Err(bad_share());
+    }
+    cfg.theft_share = (lo, hi);
+    let names = ["peel", "mixer", "coinjoin", "consolidate", "direct"];
+    let mut routes = [0u32; 5];
+    for part in a.routes.split(',') {
+        let (name, weight) = part.split_once('=').ok_or_else(|| usage(format!("--routes: {part:?} is not NAME=WEIGHT")))?;
+        let i = names.iter().position(|n| *n == name.trim()).ok_or_else(|| usage(format!("--routes: unknown route {name:?} (routes: {})", names.join(", "))))?;
+        routes[i] = weight.trim().parse().map_err(|_| usage(format!("--routes: weight {weight:?} is not a whole number")))?;
+    }
+    if routes.iter().all(|&r| r == 0) {
+        return Err(usage("--routes: at least one route needs a positive weight"));
+    }
+    cfg.routes = routes;
     Ok(cfg)
 }
 

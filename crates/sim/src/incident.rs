@@ -219,7 +219,8 @@ fn run_task(w: &mut World, i: usize, thief: u32, task: Task) {
                 return push(w, i, height + 10, Task::Theft);
             };
             let hot = w.wallets[victim as usize].balance(MAIN);
-            let amount = (hot as f64 * (0.5 + 0.3 * w.rng.f64())) as u64;
+            let (lo, hi) = w.cfg.theft_share;
+            let amount = (hot as f64 * (lo + (hi - lo) * w.rng.f64())) as u64;
             let k = 1 + w.rng.below(3) as usize;
             let payments: Vec<_> = (0..k)
                 .map(|_| {
@@ -256,7 +257,8 @@ fn run_task(w: &mut World, i: usize, thief: u32, task: Task) {
             let mut held = 0;
             for o in outs {
                 let dwell = w.rng.range(1, 40) as u32;
-                let task = match w.rng.weighted(&[40, 20, 15, 15, 10]) {
+                let routes = w.cfg.routes;
+                let task = match w.rng.weighted(&routes) {
                     0 => Task::Peel(o, 5 + w.rng.below(16) as u32),
                     1 => Task::Mixer(o),
                     2 => Task::Tx0(o),

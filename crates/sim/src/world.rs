@@ -132,6 +132,11 @@ pub struct Config {
     pub incidents: Option<u32>,
     /// Individuals in the population; default: one per 20 transactions, 300 to 5 million.
     pub individuals: Option<u32>,
+    /// Share of the victim's hot wallet a theft takes, as (min, max).
+    pub theft_share: (f64, f64),
+    /// Relative weights of the routes a dispersed stolen coin takes: peel chain, custodial
+    /// mixer, Whirlpool, consolidation then peel chain, direct cash-out.
+    pub routes: [u32; 5],
 }
 
 impl Config {
@@ -146,6 +151,8 @@ impl Config {
             end_time: 1_748_736_000,   // 2025-06-01
             incidents: None,
             individuals: None,
+            theft_share: (0.5, 0.8),
+            routes: [40, 20, 15, 15, 10],
         }
     }
     pub fn incident_count(&self) -> u32 {
