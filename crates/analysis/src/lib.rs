@@ -1,0 +1,3 @@
+//! Forensics on the ledger store: what kind of transaction this is (CoinJoin detectors), who
+//! controls which addresses (clustering with recorded evidence), where value went (taint
+//! models, traces) and how exposed an address is (risk).
