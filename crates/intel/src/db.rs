@@ -13,7 +13,7 @@ use rusqlite::Connection;
 pub const FILE: &str = "intel.sqlite";
 
 /// Migrations in order; `user_version` = number applied. Append only: never edit a released one.
-const MIGRATIONS: &[&str] = &[];
+const MIGRATIONS: &[&str] = &[crate::tagpack::SCHEMA_V1, crate::sanctions::SCHEMA_V1];
 
 #[derive(Debug)]
 pub enum IntelError {

@@ -5,5 +5,7 @@
 //! The ledger graph never goes in here; this crate knows nothing of the ledger store.
 
 pub mod db;
+pub mod sanctions;
+pub mod tagpack;
 
 pub use db::{Intel, IntelError};
