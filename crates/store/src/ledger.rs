@@ -148,6 +148,26 @@ impl Ledger {
         Hash32(h.finalize().into())
     }
 
+    /// The committed columns as slices, for passes over the whole ledger (clustering, taint)
+    /// that would pay for a bounds-checked accessor call per record.
+    pub fn columns(&self) -> Columns<'_> {
+        Columns {
+            tx_first_input: self.tx_first_input.as_slice(),
+            tx_first_output: self.tx_first_output.as_slice(),
+            tx_locktime: self.tx_locktime.as_slice(),
+            tx_version: self.tx_version.as_slice(),
+            tx_size: self.tx_size.as_slice(),
+            tx_weight: self.tx_weight.as_slice(),
+            in_spent: self.in_spent.as_slice(),
+            in_sequence: self.in_sequence.as_slice(),
+            out_value: self.out_value.as_slice(),
+            out_address: self.out_address.as_slice(),
+            out_type: self.out_type.as_slice(),
+            out_spent_by: self.out_spent_by.as_slice(),
+            committed_inputs: self.manifest.inputs,
+        }
+    }
+
     // ---- blocks ----
 
     pub fn block_count(&self) -> u64 {
@@ -223,12 +243,12 @@ impl Ledger {
 
     /// The transaction an input belongs to.
     pub fn tx_of_input(&self, input: InputId) -> TxId {
-        TxId(self.tx_first_input.as_slice().partition_point(|&f| f <= input.0) as u64 - 1)
+        TxId(self.columns().tx_of_input(input.0))
     }
 
     /// The transaction an output belongs to.
     pub fn tx_of_output(&self, output: OutputId) -> TxId {
-        TxId(self.tx_first_output.as_slice().partition_point(|&f| f <= output.0) as u64 - 1)
+        TxId(self.columns().tx_of_output(output.0))
     }
 
     // ---- inputs and outputs ----
@@ -321,6 +341,50 @@ impl Ledger {
     /// The public key behind a P2PK-paid address, if one was seen.
     pub fn pubkey(&self, a: AddressId) -> Option<&[u8]> {
         self.pubkeys.as_slice().iter().find(|p| p.address == a.0).map(|p| p.key())
+    }
+}
+
+/// Raw committed columns (see `Ledger::columns`). Ids index them directly; `NONE` and
+/// `NO_ADDRESS` mark absent values as in the files.
+#[derive(Clone, Copy)]
+pub struct Columns<'a> {
+    pub tx_first_input: &'a [u64],
+    pub tx_first_output: &'a [u64],
+    pub tx_locktime: &'a [u32],
+    pub tx_version: &'a [u32],
+    pub tx_size: &'a [u32],
+    pub tx_weight: &'a [u32],
+    pub in_spent: &'a [u64],
+    pub in_sequence: &'a [u32],
+    pub out_value: &'a [u64],
+    pub out_address: &'a [u32],
+    pub out_type: &'a [u8],
+    /// May hold spends written by a commit in progress: use `spent_by`.
+    out_spent_by: &'a [u64],
+    committed_inputs: u64,
+}
+
+impl Columns<'_> {
+    pub fn inputs_of(&self, tx: u64) -> std::ops::Range<u64> {
+        let f = self.tx_first_input;
+        f[tx as usize]..f.get(tx as usize + 1).copied().unwrap_or(self.in_spent.len() as u64)
+    }
+    pub fn outputs_of(&self, tx: u64) -> std::ops::Range<u64> {
+        let f = self.tx_first_output;
+        f[tx as usize]..f.get(tx as usize + 1).copied().unwrap_or(self.out_value.len() as u64)
+    }
+    /// The committed input spending output `o`.
+    pub fn spent_by(&self, o: u64) -> Option<u64> {
+        let s = self.out_spent_by[o as usize];
+        (s < self.committed_inputs).then_some(s)
+    }
+    /// The transaction an input belongs to.
+    pub fn tx_of_input(&self, input: u64) -> u64 {
+        self.tx_first_input.partition_point(|&f| f <= input) as u64 - 1
+    }
+    /// The transaction an output belongs to.
+    pub fn tx_of_output(&self, output: u64) -> u64 {
+        self.tx_first_output.partition_point(|&f| f <= output) as u64 - 1
     }
 }
 

@@ -14,6 +14,6 @@ pub mod manifest;
 pub mod writer;
 
 pub use error::StoreError;
-pub use ledger::{Ledger, OutputRecord, TxRecord};
+pub use ledger::{Columns, Ledger, OutputRecord, TxRecord};
 pub use manifest::Manifest;
 pub use writer::Writer;

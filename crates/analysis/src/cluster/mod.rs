@@ -1,0 +1,9 @@
+//! Address clustering: the multi-input heuristic with CoinJoin exclusion, optional
+//! change-output merges, and the evidence of every merge (methods.md §2).
+
+pub mod build;
+pub mod store;
+pub mod unionfind;
+
+pub use build::{update, ClusterError, Progress, UpdateSummary};
+pub use store::{ClusterConfig, ClusterManifest, Clusters, Merge, MergeKind};
