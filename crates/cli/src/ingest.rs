@@ -77,6 +77,7 @@ pub fn run(data_dir: &Path, cmd: IngestCommand) -> Result<(), Failure> {
     });
     bar.finish_and_clear();
     let s = summary?;
+    let clustered = crate::cluster::refresh_after_ingest(data_dir)?;
     let secs = start.elapsed().as_secs_f64();
     for w in &s.warnings {
         eprintln!("warning: {w}");
@@ -92,6 +93,7 @@ pub fn run(data_dir: &Path, cmd: IngestCommand) -> Result<(), Failure> {
             "orphan_blocks_skipped": s.orphan_blocks_skipped,
             "already_stored": s.already_stored,
             "warnings": s.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+            "clustered": clustered.map(|(txs, clusters)| serde_json::json!({"transactions": txs, "clusters": clusters})),
             "seconds": secs,
         });
         say!("{}", serde_json::to_string_pretty(&v).expect("json"));
@@ -109,6 +111,9 @@ pub fn run(data_dir: &Path, cmd: IngestCommand) -> Result<(), Failure> {
             "skipped {} stale and {} orphan blocks; {} blocks were already stored",
             s.stale_blocks_skipped, s.orphan_blocks_skipped, s.already_stored
         );
+        if let Some((txs, clusters)) = clustered {
+            say!("clusters extended over {txs} new transactions: {clusters} clusters");
+        }
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ macro_rules! say {
     }};
 }
 
+mod cluster;
 mod ingest;
 mod show;
 mod simulate;
@@ -47,6 +48,9 @@ enum Command {
     Tx(show::TxArgs),
     /// What an address received and sent
     Address(show::AddressArgs),
+    /// Cluster addresses into entities (multi-input, CoinJoin-aware, optional change), and
+    /// show, explain and evaluate clusters
+    Cluster(cluster::ClusterArgs),
 }
 
 /// A failure with the exit code it maps to: 1 = the command failed, 2 = bad usage/input.
@@ -69,6 +73,11 @@ fn default_data_dir() -> PathBuf {
     std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".fundtrace")
 }
 
+/// Where the Bitcoin clusters live inside a data directory.
+pub fn btc_clusters(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("btc-clusters")
+}
+
 /// Where the Bitcoin ledger store lives inside a data directory.
 pub fn btc_store(data_dir: &std::path::Path) -> PathBuf {
     data_dir.join("btc")
@@ -86,6 +95,7 @@ fn main() -> ExitCode {
         Command::Block(a) => show::block(&data_dir, a),
         Command::Tx(a) => show::tx(&data_dir, a),
         Command::Address(a) => show::address(&data_dir, a),
+        Command::Cluster(a) => cluster::run(&data_dir, a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

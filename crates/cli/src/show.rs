@@ -45,7 +45,7 @@ pub struct AddressArgs {
     pub out: JsonFlag,
 }
 
-fn open(data_dir: &Path) -> Result<(Ledger, Network), Failure> {
+pub fn open(data_dir: &Path) -> Result<(Ledger, Network), Failure> {
     let ledger = Ledger::open(&crate::btc_store(data_dir))?;
     let network = Network::from_name(&ledger.manifest.network)
         .ok_or_else(|| Failure::from(format!("unknown network {:?} in manifest", ledger.manifest.network)))?;
@@ -53,7 +53,7 @@ fn open(data_dir: &Path) -> Result<(Ledger, Network), Failure> {
 }
 
 /// Prints `v` as JSON, or as `key: value` lines with nested arrays as indented tables.
-fn print(v: &Value, json: bool) {
+pub fn print(v: &Value, json: bool) {
     if json {
         say!("{}", serde_json::to_string_pretty(v).expect("json"));
         return;
@@ -215,7 +215,7 @@ pub fn tx(data_dir: &Path, a: TxArgs) -> Result<(), Failure> {
             })
         })
         .collect();
-    let v = json!({
+    let mut v = json!({
         "txid": t.txid.to_string(),
         "wtxid": t.wtxid.to_string(),
         "block_height": height,
@@ -233,16 +233,59 @@ pub fn tx(data_dir: &Path, a: TxArgs) -> Result<(), Failure> {
         "inputs": inputs,
         "outputs": outputs,
     });
+    heuristics_of_tx(&l, id, &mut v, data_dir)?;
     print(&v, a.out.json);
     Ok(())
 }
 
+/// Adds what the analysis says of a transaction: CoinJoin detectors that fire (and the one
+/// clustering acts on), whether it is a peeling-chain step, the change heuristics naming each
+/// output, and the cluster of every address when clusters exist.
+fn heuristics_of_tx(l: &Ledger, id: TxId, v: &mut Value, data_dir: &Path) -> Result<(), Failure> {
+    use fundtrace_analysis::{change, cluster, coinjoin, TxView};
+    let view = TxView::of(l, id.0);
+    let rules = cluster::build::rules_for(l);
+    let clustering_verdict = coinjoin::multi_party(&view, &rules);
+    v["coinjoin"] = json!({
+        "kind": clustering_verdict.map(|k| k.name()),
+        "detectors": coinjoin::detect_all(&view, &rules).iter().map(|k| k.name()).collect::<Vec<_>>(),
+    });
+    v["peeling_chain"] = json!(change::is_peeling_chain(&view, &l.columns()));
+    let ctx = change::Context::for_tx(l, &view, clustering_verdict.is_some());
+    let named: Vec<Vec<&str>> = {
+        let sets: Vec<(change::Heuristic, change::OutSet)> =
+            change::Heuristic::ALL.iter().map(|&h| (h, change::candidates(h, &view, &ctx))).collect();
+        (0..view.outputs.len()).map(|i| sets.iter().filter(|(_, s)| s.contains(i)).map(|(h, _)| h.name()).collect()).collect()
+    };
+    let clusters = cluster::Clusters::open(&crate::btc_clusters(data_dir))?;
+    let cluster_of = |a: Option<u32>| clusters.as_ref().and_then(|c| a.and_then(|a| c.cluster_of(a)));
+    if let Some(outputs) = v["outputs"].as_array_mut() {
+        for (i, o) in outputs.iter_mut().enumerate() {
+            o["change_heuristics"] = json!(named[i]);
+            o["cluster"] = json!(cluster_of(view.outputs[i].address));
+        }
+    }
+    if let Some(inputs) = v["inputs"].as_array_mut() {
+        if !view.coinbase {
+            for (i, input) in inputs.iter_mut().enumerate() {
+                input["cluster"] = json!(cluster_of(view.inputs[i].address));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An address argument of the store's network; malformed or foreign ones are usage errors.
+pub fn parse_address(s: &str, network: Network) -> Result<AddressKey, Failure> {
+    AddressKey::parse(s.trim(), network).map_err(|e| match e {
+        AddressParseError::WrongNetwork => usage(format!("{s}: {e} (the store is {network})")),
+        AddressParseError::Invalid(_) => usage(format!("{s}: {e}")),
+    })
+}
+
 pub fn address(data_dir: &Path, a: AddressArgs) -> Result<(), Failure> {
     let (l, network) = open(data_dir)?;
-    let key = AddressKey::parse(a.address.trim(), network).map_err(|e| match e {
-        AddressParseError::WrongNetwork => usage(format!("{}: {e} (the store is {network})", a.address)),
-        AddressParseError::Invalid(_) => usage(format!("{}: {e}", a.address)),
-    })?;
+    let key = parse_address(&a.address, network)?;
     let canonical = key.encode(network);
     let id = l
         .find_address(key.as_bytes())
@@ -273,6 +316,11 @@ pub fn address(data_dir: &Path, a: AddressArgs) -> Result<(), Failure> {
         "last_seen_height": per_tx.keys().next_back().map(height_of),
         "pubkey": l.pubkey(id).map(fundtrace_core::hex_encode),
     });
+    if let Some(c) = fundtrace_analysis::cluster::Clusters::open(&crate::btc_clusters(data_dir))? {
+        let cluster = c.cluster_of(id.0);
+        v["cluster"] = json!(cluster);
+        v["cluster_size"] = json!(cluster.map(|k| c.size(k)));
+    }
     if a.txs {
         v["txs"] = per_tx
             .iter()

@@ -16,4 +16,4 @@ pub mod writer;
 pub use error::StoreError;
 pub use ledger::{Columns, Ledger, OutputRecord, TxRecord};
 pub use manifest::Manifest;
-pub use writer::Writer;
+pub use writer::{crash_point, Writer};

@@ -644,7 +644,7 @@ impl Writer {
 
 /// Test hook: `FUNDTRACE_CRASH_AT=<point>` aborts the process at that step of a commit (on
 /// the commit numbered `FUNDTRACE_CRASH_COMMIT`, default the first), as a power cut would.
-fn crash_point(point: &str) {
+pub fn crash_point(point: &str) {
     use std::sync::atomic::{AtomicU64, Ordering};
     static SEEN: AtomicU64 = AtomicU64::new(0);
     let Some(at) = std::env::var_os("FUNDTRACE_CRASH_AT") else { return };

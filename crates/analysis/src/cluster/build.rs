@@ -200,6 +200,10 @@ pub fn update(
         )));
     }
 
+    if m.txs == ledger.tx_count() && m.txs > 0 {
+        // Nothing new: leave the files alone.
+        return Ok(UpdateSummary { clusters: m.clusters, addresses: m.addresses, ..Default::default() });
+    }
     let (mut uf, merges_bytes) = {
         let old = if m.txs > 0 {
             Clusters::open(dir)?
@@ -313,6 +317,7 @@ pub fn update(
     merges.push(&batch)?;
     batch.clear();
     merges.sync()?;
+    fundtrace_store::crash_point("cluster-after-merges");
     progress(Progress {
         done: end - start,
         total: end - start,
@@ -327,6 +332,7 @@ pub fn update(
     let g = if start == 0 { 0 } else { old_generation + 1 };
     write_column(&dir.join(cluster_file(g)), &roots)?;
     write_column(&dir.join(size_file(g)), &sizes)?;
+    fundtrace_store::crash_point("cluster-after-columns");
     m.stats.collapse_alarms += summary.alarms.len() as u64;
     m.txs = end;
     m.last_txid = if end > 0 {
@@ -339,6 +345,7 @@ pub fn update(
     m.clusters = clusters;
     m.generation = g;
     m.store(dir)?;
+    fundtrace_store::crash_point("cluster-after-manifest");
     if old_generation != g && start > 0 {
         let _ = std::fs::remove_file(dir.join(cluster_file(old_generation)));
         let _ = std::fs::remove_file(dir.join(size_file(old_generation)));

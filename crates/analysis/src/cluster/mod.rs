@@ -2,8 +2,11 @@
 //! change-output merges, and the evidence of every merge (methods.md §2).
 
 pub mod build;
+pub mod evaluate;
+pub mod explain;
 pub mod store;
 pub mod unionfind;
 
 pub use build::{update, ClusterError, Progress, UpdateSummary};
+pub use explain::{explain, Explanation, Step};
 pub use store::{ClusterConfig, ClusterManifest, Clusters, Merge, MergeKind};

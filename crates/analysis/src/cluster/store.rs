@@ -258,6 +258,22 @@ impl Clusters {
             .collect()
     }
 
+    /// SHA-256 of every committed record (assignment, sizes, merges) and the manifest's
+    /// counts: equal digests mean equal clusterings, however many runs or crashes made them.
+    pub fn content_digest(&self) -> String {
+        use fundtrace_store::column::as_bytes;
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        let m = &self.manifest;
+        for n in [m.txs, m.addresses, m.merges, m.clusters] {
+            h.update(n.to_le_bytes());
+        }
+        h.update(as_bytes(self.assignment()));
+        h.update(as_bytes(self.sizes()));
+        h.update(as_bytes(self.merges()));
+        fundtrace_core::hex_encode(&h.finalize())
+    }
+
     /// The merge that retired a cluster id, if it was retired.
     pub fn retired_by(&self, cluster: u32) -> Option<&Merge> {
         self.merges().iter().find(|m| m.retired == cluster)
