@@ -1,5 +1,9 @@
 //! Following value through the ledger: taint models, forward and backward traces.
 
+pub mod forward;
+pub mod graph;
 pub mod taint;
 
+pub use forward::{forward, Endpoint, ForwardOptions, ForwardTrace, Seed, Stop};
+pub use graph::{FlowGraph, MemGraph};
 pub use taint::{Model, Segment, Taint};
