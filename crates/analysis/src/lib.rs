@@ -6,6 +6,7 @@ pub mod change;
 pub mod cluster;
 pub mod coinjoin;
 pub mod expr;
+pub mod risk;
 pub mod trace;
 pub mod txview;
 
