@@ -110,12 +110,51 @@ pub fn simulate(cfg: &Config, out: &Path, progress: &mut dyn FnMut(&Progress)) -
         start_time: cfg.start_time,
         end_time: w.time(),
     };
+    write_public_tags(&w, &incidents, &truth_dir).map_err(|e| write_err(e, &truth_dir))?;
     let s = serde_json::to_vec_pretty(&summary).unwrap();
     std::fs::write(truth_dir.join("summary.json"), s).map_err(|e| write_err(e, &truth_dir))?;
     let World { chain, truth, .. } = w;
     chain.finish().map_err(|e| write_err(e, &blocks_dir))?;
     truth.finish().map_err(|e| write_err(e, &truth_dir))?;
     Ok(summary)
+}
+
+/// `truth/tags.yaml`: the wallets every service keeps (hot wallet, cold storage...) that
+/// received coins, and the addresses each theft paid, as a published advisory would list
+/// them. It is all the attribution a trace of the world needs; clustering spreads it.
+fn write_public_tags(w: &World, incidents: &[truth::Incident], dir: &Path) -> std::io::Result<()> {
+    let mut tags = Vec::new();
+    for e in &w.entities {
+        let Some(category) = truth::concept(e.kind) else { continue };
+        for a in w.wallets[e.id as usize].fixed.iter().flatten() {
+            if !w.unrecorded.contains_key(a) {
+                tags.push(truth::PublicTag { address: w.truth.address_string(a), label: e.name.clone(), category, abuse: None, entity: e.id });
+            }
+        }
+    }
+    for inc in incidents {
+        for so in &inc.stolen_outputs {
+            let label = format!("{} theft from {}", w.entities[inc.thief as usize].name, w.entities[inc.victim as usize].name);
+            tags.push(truth::PublicTag { address: so.address.clone(), label, category: "perpetrator", abuse: Some("service_hack"), entity: inc.thief });
+        }
+    }
+    let days = w.time() as i64 / 86_400;
+    let title = format!("Simulated world, seed {}", w.cfg.seed);
+    truth::write_tagpack(&dir.join("tags.yaml"), &title, &civil_date(days), &tags)
+}
+
+/// YYYY-MM-DD of a day count since 1970-01-01 (Howard Hinnant's civil_from_days).
+fn civil_date(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// One block: matured coinbases become spendable, incidents and mixers act, everyday

@@ -155,3 +155,51 @@ pub fn write_jsonl<T: Serialize>(path: &Path, items: &[T]) -> std::io::Result<()
     }
     w.flush()
 }
+
+/// One public attribution of a simulated world.
+pub struct PublicTag {
+    pub address: String,
+    pub label: String,
+    pub category: &'static str,
+    pub abuse: Option<&'static str>,
+    pub entity: u32,
+}
+
+/// The GraphSense concept of an entity kind (what a public tag would say).
+pub fn concept(kind: Kind) -> Option<&'static str> {
+    Some(match kind {
+        Kind::Exchange | Kind::OtcBroker => "exchange",
+        Kind::Mixer => "mixing_service",
+        Kind::Gambling => "gambling",
+        Kind::PaymentProcessor => "payment_processor",
+        Kind::MiningPool => "miner",
+        Kind::Merchant => "shop",
+        Kind::CoinjoinCoordinator => "coinjoin",
+        Kind::Individual | Kind::Thief => return None,
+    })
+}
+
+/// Writes `tags` as a GraphSense TagPack (the format `fundtrace tags import` reads): what an
+/// investigator could know publicly, so the ground truth itself stays out of the analysis.
+pub fn write_tagpack(path: &Path, title: &str, lastmod: &str, tags: &[PublicTag]) -> std::io::Result<()> {
+    let mut w = BufWriter::new(File::create(path)?);
+    writeln!(w, "title: \"{title}\"")?;
+    writeln!(w, "creator: fundtrace simulate")?;
+    writeln!(w, "description: Service hot wallets and theft addresses of a simulated world, as public attribution would give them")?;
+    writeln!(w, "is_public: true")?;
+    writeln!(w, "currency: BTC")?;
+    writeln!(w, "network: BTC")?;
+    writeln!(w, "confidence: service_data")?;
+    writeln!(w, "lastmod: {lastmod}")?;
+    writeln!(w, "tags:")?;
+    for t in tags {
+        writeln!(w, "  - address: {}", t.address)?;
+        writeln!(w, "    label: \"{}\"", t.label)?;
+        writeln!(w, "    category: {}", t.category)?;
+        if let Some(a) = t.abuse {
+            writeln!(w, "    abuse: {a}")?;
+        }
+        writeln!(w, "    source: https://fundtrace.invalid/simulated/entity/{}", t.entity)?;
+    }
+    w.flush()
+}
