@@ -12,6 +12,7 @@ macro_rules! say {
 }
 
 mod ingest;
+mod sanctions;
 mod show;
 mod simulate;
 
@@ -47,6 +48,12 @@ enum Command {
     Tx(show::TxArgs),
     /// What an address received and sent
     Address(show::AddressArgs),
+    /// OFAC sanctions lists and their history
+    #[command(subcommand)]
+    Sanctions(sanctions::SanctionsCommand),
+    /// Screen addresses (or a transaction's) against the imported sanctions lists. Exit code 0
+    /// when screening ran, hits or not; with --fail-on-hit 3 on a hit, else 4 on an invalid address
+    Screen(sanctions::ScreenArgs),
 }
 
 /// A failure with the exit code it maps to: 1 = the command failed, 2 = bad usage/input.
@@ -86,6 +93,8 @@ fn main() -> ExitCode {
         Command::Block(a) => show::block(&data_dir, a),
         Command::Tx(a) => show::tx(&data_dir, a),
         Command::Address(a) => show::address(&data_dir, a),
+        Command::Sanctions(c) => sanctions::run(&data_dir, c),
+        Command::Screen(a) => sanctions::screen(&data_dir, a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

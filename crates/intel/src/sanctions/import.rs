@@ -39,7 +39,7 @@ pub struct VersionReport {
     pub record_count: u64,
     /// SDN entries carrying an address label.
     pub entries: usize,
-    /// Accepted addresses per asset (distinct per entry).
+    /// Accepted distinct addresses per asset.
     pub addresses: BTreeMap<String, usize>,
     /// Valid addresses in a format their asset does not take (accepted: see `address::check`).
     pub mislabelled: Vec<ListedAddress>,
@@ -107,9 +107,11 @@ pub fn import(intel: &mut Intel, paths: &[PathBuf], list_date: Option<Date>) -> 
 }
 
 fn report(s: Snapshot, list_date: Date, status: VersionStatus) -> VersionReport {
+    // Distinct addresses: one may be published under several entries.
+    let distinct: BTreeSet<(&str, &str)> = s.addresses.iter().map(|a| (a.asset.as_str(), a.address.address.as_str())).collect();
     let mut addresses = BTreeMap::new();
-    for a in &s.addresses {
-        *addresses.entry(a.asset.clone()).or_insert(0) += 1;
+    for (asset, _) in distinct {
+        *addresses.entry(asset.to_string()).or_insert(0) += 1;
     }
     let (fragments, invalid) = s.rejected.into_iter().partition(|r| r.kind == RejectKind::Fragment);
     let mislabelled = s.addresses.iter().filter(|a| !address::usual_for(&a.asset, a.address.format)).cloned().collect();

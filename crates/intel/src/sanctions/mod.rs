@@ -21,11 +21,13 @@ pub mod history;
 pub mod import;
 pub mod screen;
 pub mod sdn_csv;
+pub mod versions;
 
 pub use address::{normalize, Format, Normalized};
 pub use date::Date;
 pub use import::{import, ImportReport, VersionReport, VersionStatus};
 pub use screen::{Listing, Sanctions, Screening, Status};
+pub use versions::{versions, ListVersion};
 
 use std::path::PathBuf;
 
