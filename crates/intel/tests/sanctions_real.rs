@@ -279,3 +279,37 @@ fn bad_input_names_file_and_line_and_a_failed_import_changes_nothing() {
     assert_eq!(row_counts(&intel), before);
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn address_lists_grow_by_asset_and_their_two_formats_must_agree() {
+    let Some(data) = data("sanctions address lists") else { return };
+    let root = tmp("b10c");
+    let mut intel = Intel::open(&root.join("db")).unwrap();
+    let dir = b10c_dir(&data);
+    let d = Some(date("2024-09-27"));
+    let r = import(&mut intel, &[dir.join("sanctioned_addresses_XBT.txt")], d).unwrap();
+    assert_eq!((r.versions[0].status, r.versions[0].addresses["XBT"]), (VersionStatus::Imported, 435));
+    // Importing the whole directory adds the other assets (and XBT's .json, which must agree).
+    let r = import(&mut intel, &[dir.clone()], d).unwrap();
+    assert_eq!(r.versions[0].status, VersionStatus::Extended);
+    let r = import(&mut intel, &[dir.clone()], d).unwrap();
+    assert_eq!(r.versions[0].status, VersionStatus::AlreadyImported);
+    let s = Sanctions::load(&intel).unwrap();
+    assert_eq!(s.listings().iter().filter(|l| l.asset == "ETH").count(), 152);
+    // The XMR "address" of 64 hex digits is rejected as no address.
+    assert_eq!(r.versions[0].invalid.len(), 1);
+    assert_eq!(r.versions[0].invalid[0].asset, "XMR");
+
+    // A .txt and a .json of one asset that disagree are refused, naming the file.
+    let bad = root.join("2024-10-01");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::copy(dir.join("sanctioned_addresses_LTC.txt"), bad.join("sanctioned_addresses_LTC.txt")).unwrap();
+    std::fs::write(bad.join("sanctioned_addresses_LTC.json"), "[\n  \"LNf2JDiuunBz7GMDKFYHN4rq5meXWxiwfb\"\n]\n").unwrap();
+    let e = import(&mut intel, &[bad.clone()], None).unwrap_err();
+    // Files are read in name order: the .txt is the one found to differ from the .json.
+    assert!(e.to_string().contains("sanctioned_addresses_LTC.txt: holds other LTC addresses than"), "{e}");
+    std::fs::write(bad.join("sanctioned_addresses_LTC.json"), "[\n  \"LNf2JDiuunBz7GMDKFYHN4rq5meXWxiwfb\",\n  42\n]\n").unwrap();
+    let e = import(&mut intel, &[bad.join("sanctioned_addresses_LTC.json")], None).unwrap_err();
+    assert!(matches!(e, IntelError::Input { line: Some(3), .. }), "{e}");
+    std::fs::remove_dir_all(&root).unwrap();
+}

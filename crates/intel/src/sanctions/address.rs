@@ -358,6 +358,34 @@ mod tests {
         assert_eq!(normalize("  ").unwrap_err(), "empty");
     }
 
+    /// What makes fragments safe to reject: no proper prefix of a checksummed address is valid,
+    /// and every single-character substitution is either invalid or canonically itself again.
+    #[test]
+    fn prefixes_are_never_valid_and_canonical_forms_are_stable() {
+        for s in [
+            "bc1qq7p0es3dv5hcynjjf40f2xjjr6qp5py47d2f6n847vduuq9gvnyq7y9ecd",
+            "1GqChmWqGtsaLrGbHfgdrV5Nkvahtjjuxr",
+            "0x983a81ca6FB1e441266D2FbcB7D8E530AC2E05A2",
+            "TBHTJqAy4DhHhmT3dNceJYNRz4SdLofLre",
+            "qq3vlashthktqpeppuv7trmw070e3mydgq63zq348v",
+            "rnXyVQzgxZe7TR1EPzTkGj2jxH4LMJYh66",
+            "49HqitRzdnhYjgTEAhgGpCfsjdTeMbUTU6cyR4JV1R7k2Eej9rGT8JpFiYDa4tZM6RZiFrHmMzgSrhHEqpDYKBe5B2ufNsL",
+        ] {
+            for end in 0..s.len() {
+                assert!(normalize(&s[..end]).is_err(), "prefix {:?} accepted", &s[..end]);
+            }
+            for i in 0..s.len() {
+                for c in ['1', 'a', 'Z', 'q', '0', 'x', ' ', '\u{e9}'] {
+                    let mut t = s.to_string();
+                    t.replace_range(i..i + 1, &c.to_string());
+                    if let Ok(n) = normalize(&t) {
+                        assert_eq!(normalize(&n.address).as_ref(), Ok(&n), "{t}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn assets_and_formats() {
         // Mislabelled but valid: accepted, and not usual for the asset.

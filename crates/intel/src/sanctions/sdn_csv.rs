@@ -297,6 +297,28 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_bytes_give_records_or_an_error_never_a_panic() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for round in 0..200 {
+            let bytes: Vec<u8> = (0..512)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    // Mostly the bytes CSV cares about, so records and quotes do occur.
+                    b",\"\r\n-0 aZ\x1a\xe9"[(x % 11) as usize]
+                })
+                .collect();
+            let _ = for_each_record(Path::new("x.csv"), &bytes, 1 + round % 12, |_, f| {
+                let remarks: String = f.into_iter().flatten().collect();
+                let mut s = Snapshot { list_kind: ListKind::Sdn, files: vec![], record_count: 0, entries: vec![], addresses: vec![], rejected: vec![], cut_remarks: vec![] };
+                extract(&format!("{LABEL}XBT {remarks}"), 1, 1, round % 2 == 0, &mut s);
+                Ok(())
+            });
+        }
+    }
+
+    #[test]
     fn records_of_the_published_format() {
         let bytes = b"36,\"AEROCARIBBEAN AIRLINES\",-0- ,\"CUBA\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n\x1a";
         let mut rows = Vec::new();
