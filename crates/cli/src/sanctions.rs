@@ -2,7 +2,7 @@
 //! addresses (or a transaction's addresses) against them.
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
@@ -204,52 +204,79 @@ pub fn screen(data_dir: &Path, a: ScreenArgs) -> Result<(), Failure> {
     }
     let lists = s.lists_in_effect(at);
     let mut counts: BTreeMap<&str, usize> = ["sanctioned", "not_sanctioned", "invalid"].into_iter().map(|k| (k, 0)).collect();
-    let mut results = Vec::with_capacity(queries.len());
-    let mut lines = Vec::new();
-    for q in &queries {
+    // Results are written as they are screened: a batch of a million addresses costs no memory.
+    let mut out = Out(std::io::BufWriter::new(std::io::stdout().lock()));
+    let when = at.map_or("latest lists".to_string(), |d| format!("as of {d}"));
+    if a.out.json {
+        let lists: Vec<Value> = lists.iter().map(|(k, d)| json!({"list_kind": k.name(), "list_date": d.to_string()})).collect();
+        out.line("{");
+        out.line(&format!("  \"at\": {},", json!(at.map(|d| d.to_string()))));
+        out.line(&format!("  \"lists\": {},", pretty(&Value::Array(lists), 2)));
+        if let Some(t) = &tx_json {
+            out.line(&format!("  \"tx\": {},", pretty(t, 2)));
+        }
+        out.line("  \"results\": [");
+    } else {
+        if let Some(t) = &tx_json {
+            out.line(&format!("tx {} (block {}, {when})", t["txid"].as_str().unwrap_or("-"), t["block_height"]));
+        }
+        let against: Vec<String> = lists.iter().map(|(k, d)| format!("{} {d}", k.name())).collect();
+        match against.is_empty() {
+            true => out.line(&format!("screened {when}: no list version on or before that date (nothing to screen against)")),
+            false => out.line(&format!("screened {when} against {}", against.join(", "))),
+        }
+    }
+    for (i, q) in queries.iter().enumerate() {
         let sc = s.screen(&q.address, at);
         *counts.entry(sc.status.name()).or_default() += 1;
+        if !a.out.json {
+            out.line(&result_line(&sc, at));
+            continue;
+        }
         let mut r = result_json(&sc, at);
         if a.tx.is_some() {
             r["tx_inputs"] = json!(q.tx_inputs);
             r["tx_outputs"] = json!(q.tx_outputs);
         }
-        if !a.out.json {
-            lines.push(result_line(&sc, at));
-        }
-        results.push(r);
+        out.line(&format!("    {}{}", pretty(&r, 4), if i + 1 < queries.len() { "," } else { "" }));
     }
     if a.out.json {
-        let mut v = json!({
-            "at": at.map(|d| d.to_string()),
-            "lists": lists.iter().map(|(k, d)| json!({"list_kind": k.name(), "list_date": d.to_string()})).collect::<Vec<_>>(),
-        });
-        if let Some(t) = tx_json {
-            v["tx"] = t;
-        }
-        v["summary"] = json!({"screened": queries.len(), "sanctioned": counts["sanctioned"], "not_sanctioned": counts["not_sanctioned"], "invalid": counts["invalid"]});
-        v["results"] = Value::Array(results);
-        say!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        let summary = json!({"screened": queries.len(), "sanctioned": counts["sanctioned"], "not_sanctioned": counts["not_sanctioned"], "invalid": counts["invalid"]});
+        out.line("  ],");
+        out.line(&format!("  \"summary\": {}", pretty(&summary, 2)));
+        out.line("}");
     } else {
-        let against: Vec<String> = lists.iter().map(|(k, d)| format!("{} {d}", k.name())).collect();
-        let when = at.map_or("latest lists".to_string(), |d| format!("as of {d}"));
-        if let Some(t) = &tx_json {
-            say!("tx {} (block {}, {})", t["txid"].as_str().unwrap_or("-"), t["block_height"], when);
-        }
-        match against.is_empty() {
-            true => say!("screened {when}: no list version on or before that date (nothing to screen against)"),
-            false => say!("screened {when} against {}", against.join(", ")),
-        }
-        for l in &lines {
-            say!("{l}");
-        }
-        say!("{} sanctioned, {} not sanctioned, {} invalid", counts["sanctioned"], counts["not_sanctioned"], counts["invalid"]);
+        out.line(&format!("{} sanctioned, {} not sanctioned, {} invalid", counts["sanctioned"], counts["not_sanctioned"], counts["invalid"]));
     }
+    out.flush();
     match (a.fail_on_hit, counts["sanctioned"], counts["invalid"]) {
         (true, hits, _) if hits > 0 => Err(Failure { code: 3, message: format!("{hits} of {} addresses sanctioned (--fail-on-hit)", queries.len()) }),
         (true, _, bad) if bad > 0 => Err(Failure { code: 4, message: format!("{bad} of {} addresses invalid (--fail-on-hit)", queries.len()) }),
         _ => Ok(()),
     }
+}
+
+/// Buffered stdout for a line per address; a closed pipe (`| head`) ends the process quietly,
+/// as `say!` does.
+struct Out(std::io::BufWriter<std::io::StdoutLock<'static>>);
+
+impl Out {
+    fn line(&mut self, s: &str) {
+        if writeln!(self.0, "{s}").is_err() {
+            std::process::exit(0);
+        }
+    }
+    fn flush(&mut self) {
+        if self.0.flush().is_err() {
+            std::process::exit(0);
+        }
+    }
+}
+
+/// `v` pretty-printed as a value nested `indent` spaces deep in a pretty-printed document.
+fn pretty(v: &Value, indent: usize) -> String {
+    let text = serde_json::to_string_pretty(v).expect("json");
+    text.replace('\n', &format!("\n{}", " ".repeat(indent)))
 }
 
 /// The addresses given, with `-` (or none) read from stdin one per line.

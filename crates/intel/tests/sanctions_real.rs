@@ -164,8 +164,8 @@ fn history_of_two_versions_in_either_order_and_idempotent_reimport() {
     let addr = "1GqChmWqGtsaLrGbHfgdrV5Nkvahtjjuxr";
 
     let mut a = Intel::open(&root.join("a")).unwrap();
-    import(&mut a, &[v1.clone()], Some(date("2021-07-07"))).unwrap();
-    import(&mut a, &[v2.clone()], None).unwrap();
+    import(&mut a, &[&v1], Some(date("2021-07-07"))).unwrap();
+    import(&mut a, &[&v2], None).unwrap();
     let s = Sanctions::load(&a).unwrap();
     let l = s.listings_of(addr);
     assert_eq!(l.len(), 1);
@@ -182,13 +182,13 @@ fn history_of_two_versions_in_either_order_and_idempotent_reimport() {
 
     // The same versions imported newest first give the same listings.
     let mut b = Intel::open(&root.join("b")).unwrap();
-    import(&mut b, &[v2.clone()], None).unwrap();
-    import(&mut b, &[v1.clone()], Some(date("2021-07-07"))).unwrap();
+    import(&mut b, &[&v2], None).unwrap();
+    import(&mut b, &[&v1], Some(date("2021-07-07"))).unwrap();
     assert_eq!(listings_dump(&a), listings_dump(&b));
 
     // Re-importing a version changes nothing.
     let before = row_counts(&a);
-    let r = import(&mut a, &[v2.clone()], None).unwrap();
+    let r = import(&mut a, &[&v2], None).unwrap();
     assert_eq!(r.versions[0].status, VersionStatus::AlreadyImported);
     assert_eq!(row_counts(&a), before);
 
@@ -258,7 +258,7 @@ fn bad_input_names_file_and_line_and_a_failed_import_changes_nothing() {
     let cut = lines[2].rsplit_once(',').unwrap().0.to_string() + "\r\n";
     lines[2] = &cut;
     std::fs::write(bad.join("sdn.csv"), lines.concat()).unwrap();
-    let e = import(&mut intel, &[bad.clone()], None).unwrap_err();
+    let e = import(&mut intel, &[&bad], None).unwrap_err();
     assert!(matches!(e, IntelError::Input { line: Some(3), .. }), "{e}");
     assert!(e.to_string().ends_with("2024-06-01/sdn.csv:3: expected 12 fields, found 11"), "{e}");
 
@@ -290,9 +290,9 @@ fn address_lists_grow_by_asset_and_their_two_formats_must_agree() {
     let r = import(&mut intel, &[dir.join("sanctioned_addresses_XBT.txt")], d).unwrap();
     assert_eq!((r.versions[0].status, r.versions[0].addresses["XBT"]), (VersionStatus::Imported, 435));
     // Importing the whole directory adds the other assets (and XBT's .json, which must agree).
-    let r = import(&mut intel, &[dir.clone()], d).unwrap();
+    let r = import(&mut intel, &[&dir], d).unwrap();
     assert_eq!(r.versions[0].status, VersionStatus::Extended);
-    let r = import(&mut intel, &[dir.clone()], d).unwrap();
+    let r = import(&mut intel, &[&dir], d).unwrap();
     assert_eq!(r.versions[0].status, VersionStatus::AlreadyImported);
     let s = Sanctions::load(&intel).unwrap();
     assert_eq!(s.listings().iter().filter(|l| l.asset == "ETH").count(), 152);
@@ -305,7 +305,7 @@ fn address_lists_grow_by_asset_and_their_two_formats_must_agree() {
     std::fs::create_dir_all(&bad).unwrap();
     std::fs::copy(dir.join("sanctioned_addresses_LTC.txt"), bad.join("sanctioned_addresses_LTC.txt")).unwrap();
     std::fs::write(bad.join("sanctioned_addresses_LTC.json"), "[\n  \"LNf2JDiuunBz7GMDKFYHN4rq5meXWxiwfb\"\n]\n").unwrap();
-    let e = import(&mut intel, &[bad.clone()], None).unwrap_err();
+    let e = import(&mut intel, &[&bad], None).unwrap_err();
     // Files are read in name order: the .txt is the one found to differ from the .json.
     assert!(e.to_string().contains("sanctioned_addresses_LTC.txt: holds other LTC addresses than"), "{e}");
     std::fs::write(bad.join("sanctioned_addresses_LTC.json"), "[\n  \"LNf2JDiuunBz7GMDKFYHN4rq5meXWxiwfb\",\n  42\n]\n").unwrap();

@@ -23,15 +23,7 @@ pub fn asset_of(path: &Path) -> Option<String> {
 /// Parses the given per-asset files into one snapshot. A `.txt` and a `.json` of the same asset
 /// must hold the same addresses.
 pub fn parse(paths: &[PathBuf]) -> Result<Snapshot, IntelError> {
-    let mut snapshot = Snapshot {
-        list_kind: ListKind::B10c,
-        files: Vec::new(),
-        record_count: 0,
-        entries: Vec::new(),
-        addresses: Vec::new(),
-        rejected: Vec::new(),
-        cut_remarks: Vec::new(),
-    };
+    let mut snapshot = Snapshot::empty(ListKind::B10c);
     // Per asset: the addresses of the first file read, to compare the other format with.
     let mut by_asset: BTreeMap<String, (PathBuf, BTreeSet<String>)> = BTreeMap::new();
     for path in paths {

@@ -63,7 +63,7 @@ enum Publication {
 
 /// Imports list files or directories of them. A directory (or the directory of a file) is one
 /// publication; its date is `list_date`, else a `YYYY-MM-DD` in the directory's name.
-pub fn import(intel: &mut Intel, paths: &[PathBuf], list_date: Option<Date>) -> Result<ImportReport, IntelError> {
+pub fn import<P: AsRef<Path>>(intel: &mut Intel, paths: &[P], list_date: Option<Date>) -> Result<ImportReport, IntelError> {
     let mut parsed = Vec::new();
     for (dir, publication) in publications(paths)? {
         let date = match list_date {
@@ -133,9 +133,9 @@ fn report(s: Snapshot, list_date: Date, status: VersionStatus) -> VersionReport 
 const SDN_FILES: [&str; 4] = ["sdn.csv", "sdn_comments.csv", "alt.csv", "add.csv"];
 
 /// Groups the given paths into publications, one per directory and list family.
-fn publications(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Publication)>, IntelError> {
+fn publications<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<(PathBuf, Publication)>, IntelError> {
     let mut files: Vec<PathBuf> = Vec::new();
-    for p in paths {
+    for p in paths.iter().map(AsRef::as_ref) {
         if p.is_dir() {
             let entries = std::fs::read_dir(p).map_err(|e| input_error(p, None, None, format!("cannot read directory: {e}")))?;
             let mut found: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).filter(|f| known(f)).collect();
@@ -146,7 +146,7 @@ fn publications(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Publication)>, IntelE
             found.sort();
             files.extend(found);
         } else if known(p) {
-            files.push(p.clone());
+            files.push(p.to_path_buf());
         } else if !p.exists() {
             return Err(input_error(p, None, None, "no such file or directory".into()));
         } else {

@@ -219,6 +219,12 @@ pub struct Snapshot {
     pub cut_remarks: Vec<i64>,
 }
 
+impl Snapshot {
+    pub fn empty(list_kind: ListKind) -> Snapshot {
+        Snapshot { list_kind, files: vec![], record_count: 0, entries: vec![], addresses: vec![], rejected: vec![], cut_remarks: vec![] }
+    }
+}
+
 /// Reads a whole input file, naming it on failure.
 pub(crate) fn read_file(path: &std::path::Path) -> Result<Vec<u8>, crate::IntelError> {
     std::fs::read(path).map_err(|e| input_error(path, None, None, format!("cannot read: {e}")))

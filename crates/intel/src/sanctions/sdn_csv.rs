@@ -43,15 +43,7 @@ pub fn parse(files: &SdnFiles) -> Result<Snapshot, IntelError> {
             Ok(())
         })?;
     }
-    let mut snapshot = Snapshot {
-        list_kind: if files.comments.is_some() { ListKind::Sdn } else { ListKind::SdnWithoutComments },
-        files: Vec::new(),
-        record_count: 0,
-        entries: Vec::new(),
-        addresses: Vec::new(),
-        rejected: Vec::new(),
-        cut_remarks: Vec::new(),
-    };
+    let mut snapshot = Snapshot::empty(if files.comments.is_some() { ListKind::Sdn } else { ListKind::SdnWithoutComments });
     let sdn = &files.sdn;
     let bytes = load(sdn, &mut list_files)?;
     let record_count = for_each_record(sdn, &bytes, 12, |line, f| {
@@ -266,7 +258,7 @@ mod tests {
     }
 
     fn snapshot_of(remarks: &str, cut: bool) -> Snapshot {
-        let mut s = Snapshot { list_kind: ListKind::Sdn, files: vec![], record_count: 1, entries: vec![], addresses: vec![], rejected: vec![], cut_remarks: vec![] };
+        let mut s = Snapshot::empty(ListKind::Sdn);
         extract(remarks, 7, 1, cut, &mut s);
         s
     }
@@ -311,7 +303,7 @@ mod tests {
                 .collect();
             let _ = for_each_record(Path::new("x.csv"), &bytes, 1 + round % 12, |_, f| {
                 let remarks: String = f.into_iter().flatten().collect();
-                let mut s = Snapshot { list_kind: ListKind::Sdn, files: vec![], record_count: 0, entries: vec![], addresses: vec![], rejected: vec![], cut_remarks: vec![] };
+                let mut s = Snapshot::empty(ListKind::Sdn);
                 extract(&format!("{LABEL}XBT {remarks}"), 1, 1, round % 2 == 0, &mut s);
                 Ok(())
             });
