@@ -13,6 +13,7 @@ macro_rules! say {
 
 mod cluster;
 mod ingest;
+mod sanctions;
 mod show;
 mod simulate;
 
@@ -51,6 +52,12 @@ enum Command {
     /// Cluster addresses into entities (multi-input, CoinJoin-aware, optional change), and
     /// show, explain and evaluate clusters
     Cluster(cluster::ClusterArgs),
+    /// OFAC sanctions lists and their history
+    #[command(subcommand)]
+    Sanctions(sanctions::SanctionsCommand),
+    /// Screen addresses (or a transaction's) against the imported sanctions lists. Exit code 0
+    /// when screening ran, hits or not; with --fail-on-hit 3 on a hit, else 4 on an invalid address
+    Screen(sanctions::ScreenArgs),
 }
 
 /// A failure with the exit code it maps to: 1 = the command failed, 2 = bad usage/input.
@@ -96,6 +103,8 @@ fn main() -> ExitCode {
         Command::Tx(a) => show::tx(&data_dir, a),
         Command::Address(a) => show::address(&data_dir, a),
         Command::Cluster(a) => cluster::run(&data_dir, a),
+        Command::Sanctions(c) => sanctions::run(&data_dir, c),
+        Command::Screen(a) => sanctions::screen(&data_dir, a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
