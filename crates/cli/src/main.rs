@@ -14,6 +14,7 @@ macro_rules! say {
 mod ingest;
 mod show;
 mod simulate;
+mod tags;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +48,9 @@ enum Command {
     Tx(show::TxArgs),
     /// What an address received and sent
     Address(show::AddressArgs),
+    /// Attribution tags: import GraphSense TagPacks/ActorPacks, show an address's tags
+    #[command(subcommand)]
+    Tags(tags::TagsCommand),
 }
 
 /// A failure with the exit code it maps to: 1 = the command failed, 2 = bad usage/input.
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
         Command::Block(a) => show::block(&data_dir, a),
         Command::Tx(a) => show::tx(&data_dir, a),
         Command::Address(a) => show::address(&data_dir, a),
+        Command::Tags(c) => tags::run(&data_dir, c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -53,7 +53,7 @@ fn open(data_dir: &Path) -> Result<(Ledger, Network), Failure> {
 }
 
 /// Prints `v` as JSON, or as `key: value` lines with nested arrays as indented tables.
-fn print(v: &Value, json: bool) {
+pub(crate) fn print(v: &Value, json: bool) {
     if json {
         say!("{}", serde_json::to_string_pretty(v).expect("json"));
         return;
