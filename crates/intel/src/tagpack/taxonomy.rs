@@ -199,11 +199,15 @@ impl Taxonomy {
         self.tag_types.contains(t)
     }
 
-    pub fn concept_count(&self) -> usize {
-        self.concepts.len()
+    /// Concepts with their broader concept.
+    pub fn concepts(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        self.concepts.iter().map(|(c, b)| (c.as_str(), b.as_deref()))
     }
-    pub fn country_count(&self) -> usize {
-        self.countries.len()
+    pub fn countries(&self) -> impl Iterator<Item = &str> {
+        self.countries.iter().map(String::as_str)
+    }
+    pub fn tag_types(&self) -> impl Iterator<Item = &str> {
+        self.tag_types.iter().map(String::as_str)
     }
     pub fn confidence_levels(&self) -> impl Iterator<Item = Confidence> + '_ {
         self.confidence.iter().map(|(l, &s)| Confidence { level: l.clone(), score: s })
