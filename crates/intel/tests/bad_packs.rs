@@ -89,7 +89,7 @@ fn jurisdiction_outside_iso_3166() {
     let file = dir.join("bad.actorpack.yaml");
     let text = "title: t\ncreator: c\nlastmod: 2024-01-01\nactors:\n- id: a\n  uri: https://a.example\n  label: A\n  categories: [exchange]\n  jurisdictions: [US, XX]\n";
     std::fs::write(&file, text).unwrap();
-    let err = import(&mut intel, &[file.clone()]).unwrap_err();
+    let err = import(&mut intel, std::slice::from_ref(&file)).unwrap_err();
     assert_eq!(err.to_string(), format!("{}:9: field `jurisdictions`: `XX` is not an ISO 3166 country code", file.display()));
     assert_eq!(count(&intel, "SELECT count(*) FROM pack"), 0);
     drop(intel);

@@ -161,7 +161,7 @@ fn reimport_is_idempotent_and_a_changed_pack_replaces_its_tags() {
     let newer = tmp("reimport-newer").join("packs");
     std::fs::create_dir_all(&newer).unwrap();
     std::fs::write(newer.join("lazarus.yaml"), lines[..last_entry].join("\n") + "\n").unwrap();
-    let s = import(&mut intel, &[newer.clone()]).unwrap();
+    let s = import(&mut intel, std::slice::from_ref(&newer)).unwrap();
     assert_eq!((s.packs_added, s.packs_replaced, s.tags_written), (0, 1, expected["packs/lazarus.yaml"] as u64 - 1));
     assert_eq!(count(&intel, "SELECT count(*) FROM tag") as usize, total - 1);
     assert!(intel.tags_of(&dropped, None).unwrap().iter().all(|t| t.pack.uri != "packs/lazarus.yaml"));
@@ -267,12 +267,16 @@ fn full_archive_imports() {
     let dir = tmp("archive");
     let mut intel = Intel::open(&dir).unwrap();
     let start = std::time::Instant::now();
-    let s = import(&mut intel, &[archive.clone()]).unwrap();
+    let s = import(&mut intel, std::slice::from_ref(&archive)).unwrap();
     eprintln!("full archive: {} tags, {} actors in {:?}", s.tags_total, s.actors_total, start.elapsed());
     assert_eq!(s.files, packs + 1);
     assert_eq!((s.tags_total as usize, s.actors_total as usize), (entries, actors));
     // Every actor named by a tag is defined by the ActorPack.
     assert!(s.warnings.iter().all(|w| w.field.as_deref() != Some("actor")), "{:?}", s.warnings);
+    let start = std::time::Instant::now();
+    let btc = Tags::load_for_currency(&intel, "btc").unwrap();
+    eprintln!("Tags::load_for_currency(btc): {} addresses in {:?}", btc.len(), start.elapsed());
+    assert_eq!(btc.len() as i64, count(&intel, "SELECT count(DISTINCT address) FROM tag WHERE currency = 'btc'"));
     // Read again from the extracted copy: the same packs, unchanged.
     let s = import(&mut intel, &[x.join("packs"), x.join("actors")]).unwrap();
     assert_eq!((s.packs_unchanged, s.tags_written), (packs + 1, 0));

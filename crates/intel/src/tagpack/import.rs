@@ -165,13 +165,13 @@ fn import_one(tx: &Transaction, src: &Source, taxonomy: &Taxonomy, summary: &mut
         summary.packs_unchanged += 1;
         return Ok(None);
     }
-    let text = String::from_utf8(bytes).map_err(|e| IntelError::Input {
+    let text = std::str::from_utf8(&bytes).map_err(|e| IntelError::Input {
         file: src.file.clone(),
         line: None,
         field: None,
-        message: format!("not UTF-8 text (at byte {})", e.utf8_error().valid_up_to()),
+        message: format!("not UTF-8 text (at byte {})", e.valid_up_to()),
     })?;
-    let pack = parse_pack(&src.file, &text, taxonomy, &mut summary.warnings)?;
+    let pack = parse_pack(&src.file, text, taxonomy, &mut summary.warnings)?;
     let (kind, title, creator, description, owner, is_public, entries) = match &pack {
         Pack::Tags(p) => ("tagpack", &p.title, &p.creator, &p.description, &p.owner, p.is_public, p.tags.len()),
         Pack::Actors(p) => ("actorpack", &p.title, &p.creator, &p.description, &None, p.is_public, p.actors.len()),

@@ -1,6 +1,7 @@
 //! Finding pack files: single YAML files, directories (recursively), and tar archives
 //! (`.tar`, `.tar.xz`, `.txz`) such as a `git archive` of graphsense-tagpacks, read in place.
 
+use std::borrow::Cow;
 use std::io::{BufReader, Read};
 use std::path::{Component, Path, PathBuf};
 
@@ -25,10 +26,10 @@ enum Content {
 }
 
 impl Source {
-    pub fn bytes(&self) -> Result<Vec<u8>, IntelError> {
+    pub fn bytes(&self) -> Result<Cow<'_, [u8]>, IntelError> {
         match &self.content {
-            Content::File => std::fs::read(&self.file).map_err(|e| io(&self.file, e)),
-            Content::Member(b) => Ok(b.clone()),
+            Content::File => std::fs::read(&self.file).map(Cow::Owned).map_err(|e| io(&self.file, e)),
+            Content::Member(b) => Ok(Cow::Borrowed(b)),
         }
     }
 }

@@ -252,7 +252,7 @@ fn read_concepts(path: &Path) -> Result<HashMap<String, Option<String>>, IntelEr
     let text = std::fs::read_to_string(path)
         .map_err(|e| IntelError::Input { file: path.to_path_buf(), line: None, field: None, message: e.to_string() })?;
     let doc: HashMap<String, Concept> = serde_saphyr::from_str(&text).map_err(|e| {
-        let line = e.location().map(|l| l.line() as u64);
+        let line = e.location().map(|l| l.line());
         IntelError::Input { file: path.to_path_buf(), line, field: None, message: e.without_snippet().to_string() }
     })?;
     // `scheme` describes the file itself (type conceptScheme), not a concept.

@@ -98,7 +98,7 @@ pub(crate) fn parse(file: &Path, text: &str) -> Result<Entry, IntelError> {
     options.budget = Some(budget);
     let doc: Result<Document, _> = serde_saphyr::from_str_with_options(text, options);
     doc.map(|d| d.0).map_err(|e| {
-        let line = e.location().map(|l| l.line() as u64).filter(|&l| l > 0);
+        let line = e.location().map(|l| l.line()).filter(|&l| l > 0);
         let message = e.render_with_options(serde_saphyr::render_options! { snippets: serde_saphyr::SnippetMode::Off });
         // The line goes in its own place; keep the column in the message.
         let message = match message.rsplit_once(" at line ") {
@@ -140,7 +140,7 @@ impl<'de> Visitor<'de> for EntrySeed {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entry, A::Error> {
         let mut entry = Entry::default();
         while let Some(key) = map.next_key::<Spanned<String>>()? {
-            let line = key.referenced.line() as u64;
+            let line = key.referenced.line();
             if entry.fields.is_empty() {
                 entry.line = line;
             }
