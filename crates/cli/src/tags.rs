@@ -107,18 +107,7 @@ fn import(data_dir: &Path, a: ImportArgs) -> Result<(), Failure> {
 fn show(data_dir: &Path, a: ShowArgs) -> Result<(), Failure> {
     let intel = Intel::open(data_dir)?;
     let stored = intel.tags_of(&a.address, a.currency.as_deref())?;
-    let refs: Vec<tagpack::TagRef> = stored
-        .iter()
-        .map(|s| tagpack::TagRef {
-            label: s.tag.label.as_str().into(),
-            category: s.tag.category.as_deref().map(Into::into),
-            abuse: s.tag.abuse.as_deref().map(Into::into),
-            actor: s.tag.actor.as_deref().map(Into::into),
-            confidence: s.tag.confidence.score,
-            pack: s.pack.id,
-            is_cluster_definer: s.tag.is_cluster_definer.unwrap_or(false),
-        })
-        .collect();
+    let refs: Vec<tagpack::TagRef> = stored.iter().map(|s| tagpack::TagRef::of(&s.tag, s.pack.id)).collect();
     let tags: Vec<Value> = stored
         .iter()
         .map(|s| {
@@ -138,14 +127,7 @@ fn show(data_dir: &Path, a: ShowArgs) -> Result<(), Failure> {
                 "concepts": t.concepts,
                 "tag_type": t.tag_type,
                 "context": t.context,
-                "pack": {
-                    "uri": s.pack.uri,
-                    "line": t.line,
-                    "title": s.pack.title,
-                    "creator": s.pack.creator,
-                    "sha256": s.pack.sha256,
-                    "file": s.pack.file,
-                },
+                "pack": pack_json(&s.pack, t.line),
             })
         })
         .collect();
@@ -153,7 +135,7 @@ fn show(data_dir: &Path, a: ShowArgs) -> Result<(), Failure> {
         "address": stored.first().and_then(|s| s.tag.address.clone()).unwrap_or_else(|| a.address.trim().to_string()),
         "best_label": tagpack::best_label(&refs, Taxonomy::builtin()),
         "conflicts": tagpack::conflicts(&refs),
-        "tags": tags,
+        "tags": tags.clone(),
     });
     // No tags is an answer (the address is not attributed), not a failure.
     if a.out.json {
@@ -161,19 +143,17 @@ fn show(data_dir: &Path, a: ShowArgs) -> Result<(), Failure> {
     } else {
         // One short row per tag; the JSON form carries the full provenance.
         let mut human = v.clone();
-        human["tags"] = stored
+        human["tags"] = tags
             .iter()
-            .map(|s| {
-                let t = &s.tag;
-                json!({
-                    "label": t.label,
-                    "actor": t.actor,
-                    "category": t.category,
-                    "abuse": t.abuse,
-                    "confidence": format!("{} ({})", t.confidence.level, t.confidence.score),
-                    "currency": t.currency,
-                    "pack": format!("{}:{}", s.pack.uri, t.line),
-                })
+            .map(|t| {
+                let mut row = serde_json::Map::new();
+                for k in ["label", "actor", "category", "abuse"] {
+                    row.insert(k.into(), t[k].clone());
+                }
+                row.insert("confidence".into(), json!(format!("{} ({})", t["confidence"].as_str().unwrap_or("-"), t["confidence_score"])));
+                row.insert("currency".into(), t["currency"].clone());
+                row.insert("pack".into(), json!(format!("{}:{}", t["pack"]["uri"].as_str().unwrap_or("-"), t["pack"]["line"])));
+                Value::Object(row)
             })
             .collect();
         print(&human, false);
@@ -197,8 +177,13 @@ fn actor(data_dir: &Path, a: ActorArgs) -> Result<(), Failure> {
         "lastmod": x.lastmod,
         "context": x.context,
         "tags": intel.actor_tag_count(&x.id)?,
-        "pack": { "uri": s.pack.uri, "line": x.line, "title": s.pack.title, "creator": s.pack.creator, "sha256": s.pack.sha256, "file": s.pack.file },
+        "pack": pack_json(&s.pack, x.line),
     });
     print(&v, a.out.json);
     Ok(())
+}
+
+/// Where a tag or actor came from: its pack and the line of its entry.
+fn pack_json(p: &tagpack::PackInfo, line: u64) -> Value {
+    json!({ "uri": p.uri, "line": line, "title": p.title, "creator": p.creator, "sha256": p.sha256, "file": p.file })
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::check::Check;
+use super::check::{Check, Header};
 use super::yaml::{Entry, Value};
 use crate::IntelError;
 
@@ -42,10 +42,7 @@ pub struct ActorPack {
 impl ActorPack {
     pub(crate) fn from_entry(c: &mut Check, doc: &Entry) -> Result<ActorPack, IntelError> {
         c.only(doc, &[HEADER_FIELDS, ACTOR_FIELDS].concat(), &["tags"], "an ActorPack header")?;
-        let title = c.required(doc.get("title"), "title", doc.line, "the ActorPack header")?.0.to_string();
-        let creator = c.required(doc.get("creator"), "creator", doc.line, "the ActorPack header")?.0.to_string();
-        let description = c.text(doc.get("description"))?.map(|(s, _)| s.to_string());
-        let is_public = c.boolean(doc.get("is_public"))?;
+        let Header { title, creator, description, is_public } = c.header(doc, "the ActorPack header")?;
         let Some(Value::Entries(entries)) = doc.get("actors").map(|f| &f.value) else {
             let line = doc.get("actors").map_or(doc.line, |f| f.line);
             return Err(c.error(line, "actors", "must be a list of actors"));

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::address;
+use super::tag::Tag;
 use super::taxonomy::Taxonomy;
 use crate::{Intel, IntelError};
 
@@ -25,6 +26,21 @@ pub struct TagRef {
     /// Row id of the pack (`Intel::packs`), for provenance.
     pub pack: i64,
     pub is_cluster_definer: bool,
+}
+
+impl TagRef {
+    /// The compact form of a full tag from pack `pack` (strings not shared).
+    pub fn of(tag: &Tag, pack: i64) -> TagRef {
+        TagRef {
+            label: tag.label.as_str().into(),
+            category: tag.category.as_deref().map(Into::into),
+            abuse: tag.abuse.as_deref().map(Into::into),
+            actor: tag.actor.as_deref().map(Into::into),
+            confidence: tag.confidence.score,
+            pack,
+            is_cluster_definer: tag.is_cluster_definer.unwrap_or(false),
+        }
+    }
 }
 
 /// All address tags of one currency, by canonical address.

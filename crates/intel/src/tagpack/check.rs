@@ -9,6 +9,13 @@ use super::yaml::{Entry, Field, Value};
 use super::Warning;
 use crate::IntelError;
 
+pub(crate) struct Header {
+    pub title: String,
+    pub creator: String,
+    pub description: Option<String>,
+    pub is_public: Option<bool>,
+}
+
 pub(crate) struct Check<'a> {
     pub file: &'a Path,
     pub taxonomy: &'a Taxonomy,
@@ -73,6 +80,17 @@ impl Check<'_> {
     /// A mandatory text value; `entry_line` is where the entry that lacks it starts.
     pub fn required<'e>(&self, f: Option<&'e Field>, name: &str, entry_line: u64, whose: &str) -> Result<(&'e str, u64), IntelError> {
         self.text(f)?.ok_or_else(|| self.error(entry_line, name, format!("missing: required in {whose}")))
+    }
+
+    /// The header fields TagPacks and ActorPacks share: title and creator (required),
+    /// description, is_public.
+    pub fn header(&self, doc: &Entry, whose: &str) -> Result<Header, IntelError> {
+        Ok(Header {
+            title: self.required(doc.get("title"), "title", doc.line, whose)?.0.to_string(),
+            creator: self.required(doc.get("creator"), "creator", doc.line, whose)?.0.to_string(),
+            description: self.text(doc.get("description"))?.map(|(s, _)| s.to_string()),
+            is_public: self.boolean(doc.get("is_public"))?,
+        })
     }
 
     pub fn boolean(&self, f: Option<&Field>) -> Result<Option<bool>, IntelError> {

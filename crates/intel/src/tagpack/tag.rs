@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::address;
-use super::check::Check;
+use super::check::{Check, Header};
 use super::taxonomy::Confidence;
 use super::yaml::{Entry, Value};
 use crate::IntelError;
@@ -55,11 +55,8 @@ pub struct TagPack {
 impl TagPack {
     pub(crate) fn from_entry(c: &mut Check, doc: &Entry) -> Result<TagPack, IntelError> {
         c.only(doc, &[HEADER_FIELDS, TAG_FIELDS].concat(), &["actors"], "a TagPack header")?;
-        let title = c.required(doc.get("title"), "title", doc.line, "the TagPack header")?.0.to_string();
-        let creator = c.required(doc.get("creator"), "creator", doc.line, "the TagPack header")?.0.to_string();
-        let description = c.text(doc.get("description"))?.map(|(s, _)| s.to_string());
+        let Header { title, creator, description, is_public } = c.header(doc, "the TagPack header")?;
         let owner = c.text(doc.get("owner"))?.map(|(s, _)| s.to_string());
-        let is_public = c.boolean(doc.get("is_public"))?;
         let entries = match doc.get("tags") {
             Some(f) => match &f.value {
                 Value::Entries(e) => e,
