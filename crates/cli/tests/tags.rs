@@ -75,3 +75,32 @@ fn bad_pack_and_unknown_actor_fail_with_exit_1() {
     assert_eq!(o.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn killed_import_leaves_the_database_as_it_was() {
+    let Some(data) = fundtrace_core::testdata::dir("tags cli crash") else { return };
+    let dir = tmp("tags-crash");
+    let lazarus = packs(&data).join("lazarus.yaml");
+    let blender = packs(&data).join("blender_io.yaml");
+    json(&run(&dir, &["tags", "import", lazarus.to_str().unwrap(), "--json"]));
+    let text = std::fs::read_to_string(&blender).unwrap();
+    let addr = text.lines().find_map(|l| l.strip_prefix("- address: ")).unwrap().trim_matches('\'').to_string();
+    // Dies after blender_io.yaml's rows are written, before the commit.
+    let o = bin()
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["tags", "import", blender.to_str().unwrap()])
+        .env("FUNDTRACE_CRASH_AT", "tags-import")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert_eq!(json(&run(&dir, &["tags", "show", &addr, "--json"]))["tags"].as_array().unwrap().len(), 0);
+    let s = json(&run(&dir, &["tags", "import", lazarus.to_str().unwrap(), "--json"]));
+    let entries = std::fs::read_to_string(&lazarus).unwrap().lines().filter(|l| l.starts_with("- address: ")).count() as u64;
+    assert_eq!((s["packs_unchanged"].as_u64(), s["tags_total"].as_u64()), (Some(1), Some(entries)));
+    // The next import completes.
+    let s = json(&run(&dir, &["tags", "import", blender.to_str().unwrap(), "--json"]));
+    assert_eq!(s["packs_added"].as_u64(), Some(1));
+    assert_eq!(json(&run(&dir, &["tags", "show", &addr, "--json"]))["tags"].as_array().unwrap().len(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

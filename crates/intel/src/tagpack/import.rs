@@ -83,6 +83,7 @@ pub fn import(
     for src in &sources {
         if let Some(pack_id) = import_one(&tx, src, taxonomy, &mut summary).map_err(|e| e.into_intel(&db_path))? {
             touched.push(pack_id);
+            crash_point();
         }
         p.files_done += 1;
         p.bytes_done += src.size;
@@ -298,4 +299,12 @@ fn unknown_actors(tx: &Transaction, packs: &[i64]) -> Result<Vec<Warning>, rusql
         })
     })?;
     rows.collect()
+}
+
+/// Test hook: `FUNDTRACE_CRASH_AT=tags-import` aborts the process once a pack's rows are
+/// written but not committed, as a kill or a power cut would.
+fn crash_point() {
+    if std::env::var_os("FUNDTRACE_CRASH_AT").is_some_and(|p| p == "tags-import") {
+        std::process::abort();
+    }
 }
