@@ -79,7 +79,8 @@ impl Check<'_> {
 
     /// A mandatory text value; `entry_line` is where the entry that lacks it starts.
     pub fn required<'e>(&self, f: Option<&'e Field>, name: &str, entry_line: u64, whose: &str) -> Result<(&'e str, u64), IntelError> {
-        self.text(f)?.ok_or_else(|| self.error(entry_line, name, format!("missing: required in {whose}")))
+        // An empty document has no first line: point at line 1.
+        self.text(f)?.ok_or_else(|| self.error(entry_line.max(1), name, format!("missing: required in {whose}")))
     }
 
     /// The header fields TagPacks and ActorPacks share: title and creator (required),

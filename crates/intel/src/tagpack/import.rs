@@ -75,12 +75,26 @@ pub fn import(
     // One fsync for the whole import whatever `synchronous` says, so keep the durable
     // default; a big cache keeps the address index's pages in memory while it grows in
     // random order.
+    let cache: i64 = intel.conn.pragma_query_value(None, "cache_size", |r| r.get(0)).map_err(sq)?;
     intel.conn.pragma_update(None, "cache_size", -128 * 1024).map_err(sq)?;
+    let result = import_all(intel, &sources, taxonomy, progress);
+    intel.conn.pragma_update(None, "cache_size", cache).map_err(sq)?;
+    result
+}
+
+fn import_all(
+    intel: &mut Intel,
+    sources: &[Source],
+    taxonomy: &Taxonomy,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<ImportSummary, IntelError> {
+    let db_path = intel.path.clone();
+    let sq = |source| IntelError::Sqlite { path: db_path.clone(), source };
     let tx = intel.conn.transaction().map_err(sq)?;
     let mut summary = ImportSummary { files: sources.len(), ..Default::default() };
     let mut p = Progress { files_total: sources.len(), bytes_total: sources.iter().map(|s| s.size).sum(), ..Default::default() };
     let mut touched = Vec::new();
-    for src in &sources {
+    for src in sources {
         if let Some(pack_id) = import_one(&tx, src, taxonomy, &mut summary).map_err(|e| e.into_intel(&db_path))? {
             touched.push(pack_id);
             crash_point();
