@@ -16,6 +16,7 @@ mod ingest;
 mod sanctions;
 mod show;
 mod simulate;
+mod tags;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,6 +59,9 @@ enum Command {
     /// Screen addresses (or a transaction's) against the imported sanctions lists. Exit code 0
     /// when screening ran, hits or not; with --fail-on-hit 3 on a hit, else 4 on an invalid address
     Screen(sanctions::ScreenArgs),
+    /// Attribution tags: import GraphSense TagPacks/ActorPacks, show an address's tags
+    #[command(subcommand)]
+    Tags(tags::TagsCommand),
 }
 
 /// A failure with the exit code it maps to: 1 = the command failed, 2 = bad usage/input.
@@ -105,6 +109,7 @@ fn main() -> ExitCode {
         Command::Cluster(a) => cluster::run(&data_dir, a),
         Command::Sanctions(c) => sanctions::run(&data_dir, c),
         Command::Screen(a) => sanctions::screen(&data_dir, a),
+        Command::Tags(c) => tags::run(&data_dir, c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
