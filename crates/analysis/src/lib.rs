@@ -5,7 +5,9 @@
 pub mod change;
 pub mod cluster;
 pub mod coinjoin;
+pub mod entity;
 pub mod expr;
+pub mod path;
 pub mod risk;
 pub mod trace;
 pub mod txview;

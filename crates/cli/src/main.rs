@@ -12,11 +12,14 @@ macro_rules! say {
 }
 
 mod cluster;
+mod context;
 mod ingest;
+mod risk;
 mod sanctions;
 mod show;
 mod simulate;
 mod tags;
+mod trace;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +56,11 @@ enum Command {
     /// Cluster addresses into entities (multi-input, CoinJoin-aware, optional change), and
     /// show, explain and evaluate clusters
     Cluster(cluster::ClusterArgs),
+    /// Follow funds forward (where did stolen coins go) or backward (where did they come from)
+    #[command(subcommand)]
+    Trace(trace::TraceCommand),
+    /// Direct and indirect exposure of addresses or transactions, with a score and its evidence
+    Risk(risk::RiskArgs),
     /// OFAC sanctions lists and their history
     #[command(subcommand)]
     Sanctions(sanctions::SanctionsCommand),
@@ -107,6 +115,8 @@ fn main() -> ExitCode {
         Command::Tx(a) => show::tx(&data_dir, a),
         Command::Address(a) => show::address(&data_dir, a),
         Command::Cluster(a) => cluster::run(&data_dir, a),
+        Command::Trace(c) => trace::run(&data_dir, c),
+        Command::Risk(a) => risk::run(&data_dir, a),
         Command::Sanctions(c) => sanctions::run(&data_dir, c),
         Command::Screen(a) => sanctions::screen(&data_dir, a),
         Command::Tags(c) => tags::run(&data_dir, c),

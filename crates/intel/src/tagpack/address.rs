@@ -12,11 +12,22 @@ use sha3::{Digest, Keccak256};
 pub fn normalize(currency: &str, address: &str) -> Result<String, String> {
     let a = address.trim();
     match currency {
-        "btc" => AddressKey::parse(a, Network::Main).map(|k| k.encode(Network::Main)).map_err(|e| e.to_string()),
+        "btc" => normalize_btc(a),
         "eth" => normalize_eth(a),
         _ if a.is_empty() => Err("empty address".into()),
         _ => Ok(a.to_string()),
     }
+}
+
+/// Mainnet first; test networks (testnet, signet, regtest, simulated worlds) keep their own
+/// spelling, so their tags match their ledgers.
+fn normalize_btc(a: &str) -> Result<String, String> {
+    let main = AddressKey::parse(a, Network::Main);
+    let Err(first) = main else { return Ok(main.expect("checked").encode(Network::Main)) };
+    Network::ALL
+        .into_iter()
+        .find_map(|n| AddressKey::parse(a, n).ok().map(|k| k.encode(n)))
+        .ok_or_else(|| first.to_string())
 }
 
 fn normalize_eth(a: &str) -> Result<String, String> {

@@ -95,6 +95,11 @@ impl Tags {
         Ok(Tags { currency, by_address })
     }
 
+    /// No tags (a data directory where none were imported).
+    pub fn empty(currency: &str) -> Tags {
+        Tags { currency: currency.to_ascii_lowercase(), by_address: HashMap::new() }
+    }
+
     pub fn currency(&self) -> &str {
         &self.currency
     }

@@ -1,0 +1,160 @@
+//! Who is behind an address: attribution tags and sanctions listings, spread from the
+//! tagged addresses to their whole cluster. An entity is a cluster (or, without clusters,
+//! one address) that carries at least one tag or listing.
+
+use std::collections::HashMap;
+
+use fundtrace_bitcoin::{AddressKey, Network};
+use fundtrace_intel::sanctions::{Date, Listing, Sanctions};
+use fundtrace_intel::tagpack::{best_label, conflicts, Conflict, TagRef, Tags, Taxonomy};
+use fundtrace_store::Ledger;
+use serde::Serialize;
+
+use crate::cluster::Clusters;
+use crate::risk;
+
+/// A sanctions listing of one of the entity's addresses.
+#[derive(Clone, Debug, Serialize)]
+pub struct SanctionedAddress {
+    pub address: u32,
+    pub name: Option<String>,
+    pub programs: Vec<String>,
+    pub listed_on: String,
+    pub delisted_on: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Entity {
+    /// Cluster id (or address id when there are no clusters).
+    pub key: u32,
+    pub label: String,
+    pub category: Option<String>,
+    pub abuse: Option<String>,
+    pub actor: Option<String>,
+    /// Confidence score of the chosen label, 0-100.
+    pub confidence: u8,
+    /// Tags on the entity's addresses.
+    pub tags: usize,
+    /// Tags that cannot all be right (reported, not resolved).
+    pub conflicts: Vec<Conflict>,
+    /// Sanctions listings of its addresses, active or not.
+    pub sanctions: Vec<SanctionedAddress>,
+    /// The risk category (methods.md §6.2) the entity counts under.
+    pub risk_category: &'static str,
+}
+
+impl Entity {
+    /// Whether one of its addresses was on a sanctions list on `at` (today when `None`).
+    pub fn sanctioned_at(&self, at: Option<Date>) -> bool {
+        self.sanctions.iter().any(|s| {
+            let listed = Date::parse(&s.listed_on).ok();
+            let delisted = s.delisted_on.as_deref().and_then(|d| Date::parse(d).ok());
+            match at {
+                None => delisted.is_none(),
+                Some(d) => listed.is_some_and(|l| l <= d) && delisted.is_none_or(|x| d < x),
+            }
+        })
+    }
+}
+
+/// Entities of one ledger, by key.
+pub struct Attribution<'c> {
+    clusters: Option<&'c Clusters>,
+    entities: HashMap<u32, Entity>,
+}
+
+/// The ledger's key of an address string tagged for Bitcoin (any network's spelling).
+fn address_id(ledger: &Ledger, network: Network, s: &str) -> Option<u32> {
+    let key = AddressKey::parse(s, network).ok()?;
+    ledger.find_address(key.as_bytes()).map(|a| a.0)
+}
+
+impl<'c> Attribution<'c> {
+    /// Joins `tags` (Bitcoin tags) and `sanctions` to the ledger's addresses and spreads them
+    /// over `clusters`.
+    pub fn build(ledger: &Ledger, network: Network, clusters: Option<&'c Clusters>, tags: &Tags, sanctions: Option<&Sanctions>) -> Attribution<'c> {
+        let key = |a: u32| clusters.and_then(|c| c.cluster_of(a)).unwrap_or(a);
+        let mut by_key: HashMap<u32, Vec<&TagRef>> = HashMap::new();
+        for (address, t) in tags.iter() {
+            if let Some(a) = address_id(ledger, network, address) {
+                by_key.entry(key(a)).or_default().extend(t.iter());
+            }
+        }
+        let mut listed: HashMap<u32, Vec<(u32, &Listing)>> = HashMap::new();
+        if let Some(s) = sanctions {
+            for l in s.listings() {
+                if let Some(a) = address_id(ledger, network, &l.address) {
+                    listed.entry(key(a)).or_default().push((a, l));
+                }
+            }
+        }
+        let taxonomy = Taxonomy::builtin();
+        let mut entities = HashMap::new();
+        let keys: std::collections::BTreeSet<u32> = by_key.keys().chain(listed.keys()).copied().collect();
+        for k in keys {
+            let t = by_key.get(&k).map(Vec::as_slice).unwrap_or(&[]);
+            let best = best_label(t.iter().copied(), taxonomy);
+            let sanctions: Vec<SanctionedAddress> = listed
+                .get(&k)
+                .into_iter()
+                .flatten()
+                .map(|(a, l)| SanctionedAddress {
+                    address: *a,
+                    name: l.entry.as_ref().map(|e| e.name.clone()),
+                    programs: l.entry.as_ref().map(|e| e.programs.clone()).unwrap_or_default(),
+                    listed_on: l.listed_on.to_string(),
+                    delisted_on: l.delisted_on.map(|d| d.to_string()),
+                })
+                .collect();
+            let label = best
+                .as_ref()
+                .map(|b| b.label.clone())
+                .or_else(|| sanctions.iter().find_map(|s| s.name.clone()))
+                .unwrap_or_else(|| "sanctioned address".into());
+            let category = best.as_ref().and_then(|b| b.category.clone());
+            let abuse = best.as_ref().and_then(|b| b.abuse.clone()).or_else(|| (!sanctions.is_empty()).then(|| "sanction".to_string()));
+            let risk_category = if !sanctions.is_empty() { "sanctioned" } else { risk::category_of(category.as_deref(), abuse.as_deref()) };
+            entities.insert(
+                k,
+                Entity {
+                    key: k,
+                    label,
+                    category,
+                    abuse,
+                    actor: best.as_ref().and_then(|b| b.actor.clone()),
+                    confidence: best.as_ref().map_or(0, |b| b.confidence),
+                    tags: t.len(),
+                    conflicts: conflicts(t.iter().copied()),
+                    sanctions,
+                    risk_category,
+                },
+            );
+        }
+        Attribution { clusters, entities }
+    }
+
+    /// The entity key of an address: its cluster id, or the address itself.
+    pub fn key(&self, address: u32) -> u32 {
+        self.clusters.and_then(|c| c.cluster_of(address)).unwrap_or(address)
+    }
+
+    pub fn entity_of(&self, address: u32) -> Option<&Entity> {
+        self.entities.get(&self.key(address))
+    }
+
+    pub fn entity(&self, key: u32) -> Option<&Entity> {
+        self.entities.get(&key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entities.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entities.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Entity> {
+        self.entities.values()
+    }
+}

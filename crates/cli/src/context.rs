@@ -1,0 +1,83 @@
+//! What the analysis commands (trace, risk, path) work from: the ledger, its clusters (if
+//! built), and the attribution of its addresses from the imported tags and sanctions lists.
+
+use std::path::Path;
+
+use fundtrace_analysis::cluster::Clusters;
+use fundtrace_analysis::entity::{Attribution, Entity};
+use fundtrace_bitcoin::{AddressKey, Network};
+use fundtrace_core::{AddressId, Hash32, TxId};
+use fundtrace_intel::sanctions::Sanctions;
+use fundtrace_intel::tagpack::Tags;
+use fundtrace_intel::Intel;
+use fundtrace_store::Ledger;
+use serde_json::{json, Value};
+
+use crate::{show, usage, Failure};
+
+pub struct Context {
+    pub ledger: Ledger,
+    pub network: Network,
+    pub clusters: Option<Clusters>,
+    pub tags: Tags,
+    pub sanctions: Option<Sanctions>,
+}
+
+impl Context {
+    pub fn open(data_dir: &Path) -> Result<Context, Failure> {
+        let (ledger, network) = show::open(data_dir)?;
+        let clusters = Clusters::open(&crate::btc_clusters(data_dir))?;
+        // Attribution is optional: without imported tags or lists, traces run unattributed.
+        let (tags, sanctions) = if data_dir.join(fundtrace_intel::db::FILE).exists() {
+            let intel = Intel::open(data_dir)?;
+            (Tags::load_for_currency(&intel, "btc")?, Some(Sanctions::load(&intel)?))
+        } else {
+            (Tags::empty("btc"), None)
+        };
+        Ok(Context { ledger, network, clusters, tags, sanctions })
+    }
+
+    pub fn attribution(&self) -> Attribution<'_> {
+        Attribution::build(&self.ledger, self.network, self.clusters.as_ref(), &self.tags, self.sanctions.as_ref())
+    }
+
+    pub fn address_id(&self, s: &str) -> Result<u32, Failure> {
+        let key = show::parse_address(s, self.network)?;
+        self.ledger
+            .find_address(key.as_bytes())
+            .map(|a| a.0)
+            .ok_or_else(|| Failure::from(format!("address {} is valid but never appears in the store", key.encode(self.network))))
+    }
+
+    pub fn address_str(&self, a: u32) -> String {
+        AddressKey::from_bytes(self.ledger.address_key(AddressId(a))).map_or_else(|| format!("#{a}"), |k| k.encode(self.network))
+    }
+
+    pub fn tx_id(&self, s: &str) -> Result<u64, Failure> {
+        let txid = Hash32::from_display_hex(s).ok_or_else(|| usage(format!("malformed txid {s:?}: expected 64 hex digits")))?;
+        self.ledger.find_tx(&txid).map(|t| t.0).ok_or_else(|| Failure::from(format!("unknown transaction {txid} (not in the store)")))
+    }
+
+    pub fn txid(&self, tx: u64) -> String {
+        self.ledger.txid(TxId(tx)).to_string()
+    }
+
+    /// Height and block time of a transaction.
+    pub fn when(&self, tx: u64) -> (u64, u32) {
+        fundtrace_analysis::trace::FlowGraph::when(&self.ledger, tx)
+    }
+
+    /// An entity as JSON: label, category, risk category, actor, sanctions.
+    pub fn entity_json(&self, e: &Entity) -> Value {
+        json!({
+            "entity": e.key,
+            "label": e.label,
+            "category": e.category,
+            "abuse": e.abuse,
+            "actor": e.actor,
+            "confidence": e.confidence,
+            "risk_category": e.risk_category,
+            "sanctioned": !e.sanctions.is_empty(),
+        })
+    }
+}

@@ -1,0 +1,215 @@
+//! `fundtrace risk`: direct and indirect exposure of an address or transaction, on the
+//! receiving side (where its funds came from) and the sending side (where they went), with
+//! the score of methods.md §6.2 and the evidence behind it.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::Path;
+
+use clap::Args;
+use fundtrace_analysis::entity::Attribution;
+use fundtrace_analysis::risk::{self, Exposure, RiskParams, RiskScore};
+use fundtrace_analysis::trace::{self, BackwardOptions, FlowGraph, ForwardOptions, Model, Origin, Seed, Stop};
+use fundtrace_intel::sanctions::Date;
+use serde_json::{json, Value};
+
+use crate::context::Context;
+use crate::show::print;
+use crate::trace::{backward_targets, origin_json};
+use crate::{usage, Failure};
+
+#[derive(Args)]
+pub struct RiskArgs {
+    /// Addresses or txids; `-` reads them from standard input, one per line
+    #[arg(required = true)]
+    targets: Vec<String>,
+    /// Hop decay λ
+    #[arg(long, default_value_t = 0.5)]
+    lambda: f64,
+    /// Maximum hops H
+    #[arg(long, default_value_t = 5)]
+    max_hops: u32,
+    /// Shares below this many satoshi are not followed
+    #[arg(long, default_value_t = 1_000)]
+    min_amount: u64,
+    /// Override a category's severity and saturation share: CATEGORY=SEV:TAU (repeatable)
+    #[arg(long = "category")]
+    categories: Vec<String>,
+    /// One line per target (score, driver), for screening many
+    #[arg(long)]
+    brief: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+fn params(a: &RiskArgs) -> Result<RiskParams, Failure> {
+    let mut p = RiskParams { lambda: a.lambda, max_hops: a.max_hops, ..Default::default() };
+    for c in &a.categories {
+        let bad = || usage(format!("--category {c:?}: expected CATEGORY=SEVERITY:SATURATION, e.g. gambling=0.3:0.3"));
+        let (name, rest) = c.split_once('=').ok_or_else(bad)?;
+        let (sev, tau) = rest.split_once(':').ok_or_else(bad)?;
+        let (sev, tau): (f64, f64) = (sev.parse().map_err(|_| bad())?, tau.parse().map_err(|_| bad())?);
+        if !(0.0..=1.0).contains(&sev) || !(tau > 0.0 && tau <= 1.0) {
+            return Err(bad());
+        }
+        p.severity.insert(name.to_string(), sev);
+        p.saturation.insert(name.to_string(), tau);
+    }
+    Ok(p)
+}
+
+/// One side's exposures: (category, hop) -> value, entities and a sample path.
+fn collect(items: impl Iterator<Item = (String, u32, u64, u32, Vec<u64>)>) -> Vec<Exposure> {
+    let mut by: BTreeMap<(String, u32), Exposure> = BTreeMap::new();
+    for (category, hop, value, entity, path) in items {
+        let e = by.entry((category.clone(), hop)).or_insert(Exposure { category, hop, value: 0, entities: Vec::new(), path });
+        e.value += value;
+        if !e.entities.contains(&entity) {
+            e.entities.push(entity);
+        }
+    }
+    by.into_values().collect()
+}
+
+/// Receiving side: backward haircut from the target's inflows.
+fn receiving(ctx: &Context, attribution: &Attribution, target: &str, p: &RiskParams, min_amount: u64) -> Result<RiskScore, Failure> {
+    let targets = backward_targets(ctx, attribution, target)?;
+    let opts = BackwardOptions { max_hops: p.max_hops, min_amount, ..Default::default() };
+    let source_at = |x: u32| attribution.entity_of(x).map(|e| e.key);
+    let t = trace::backward(&ctx.ledger, &targets, &opts, &source_at);
+    let items = t.sources.iter().filter_map(|s| match s.origin {
+        Origin::Entity(k) => Some((attribution.entity(k)?.risk_category.to_string(), s.hop, s.amount, k, s.path.clone())),
+        _ => None,
+    });
+    Ok(risk::score(collect(items), t.target_value, p))
+}
+
+/// Sending side: forward haircut from what the target paid out, stopping at entities.
+fn sending(ctx: &Context, attribution: &Attribution, target: &str, p: &RiskParams, min_amount: u64) -> Result<RiskScore, Failure> {
+    let g = &ctx.ledger;
+    let mut seeds: Vec<Seed> = Vec::new();
+    if target.len() == 64 && target.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let tx = ctx.tx_id(target)?;
+        seeds.extend(g.outputs(tx).map(|o| Seed { output: o, label: 0, amount: g.value(o) }));
+    } else {
+        // What the address spent, followed from the transactions that spent it.
+        let a = ctx.address_id(target)?;
+        let me = attribution.key(a);
+        let mut outs = Vec::new();
+        g.outputs_to(a, &mut outs);
+        for o in outs {
+            let Some(tx) = g.spender(o) else { continue };
+            for x in g.outputs(tx) {
+                if g.address(x).is_none_or(|y| attribution.key(y) != me) && g.value(x) > 0 {
+                    seeds.push(Seed { output: x, label: 0, amount: g.value(x) });
+                }
+            }
+        }
+        seeds.sort_by_key(|s| s.output);
+        seeds.dedup_by_key(|s| s.output);
+    }
+    let total: u64 = seeds.iter().map(|s| s.amount).sum();
+    let opts = ForwardOptions { model: Model::Haircut, max_hops: p.max_hops, min_amount, ..Default::default() };
+    // Any attributed entity ends a path on the sending side.
+    let stop_at = |x: u32| attribution.entity_of(x).map(|e| e.key);
+    let t = trace::forward(g, &seeds, &opts, &stop_at);
+    // A seed output paid straight to an entity is hop 1 (a direct counterparty).
+    let items = t.outputs.iter().filter_map(|o| match o.stop {
+        Some(Stop::Entity(k)) => Some((attribution.entity(k)?.risk_category.to_string(), o.hop + 1, trace::taint::tainted(&o.taint), k, vec![o.tx])),
+        _ => None,
+    });
+    Ok(risk::score(collect(items), total, p))
+}
+
+fn side_json(ctx: &Context, attribution: &Attribution, r: &RiskScore) -> Value {
+    let exposures: Vec<Value> = r
+        .exposures
+        .iter()
+        .map(|x| {
+            json!({
+                "category": x.category,
+                "hop": x.hop,
+                "value": x.value,
+                "entities": x.entities.iter().map(|&k| origin_json(ctx, attribution, Origin::Entity(k))["label"].clone()).collect::<Vec<_>>(),
+                "path": x.path.iter().map(|&t| ctx.txid(t)).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({
+        "score": (r.score * 100.0).round() / 100.0,
+        "driver": r.driver,
+        "sanctions_alert": r.sanctions_alert,
+        "total_value": r.total_value,
+        "categories": r.categories,
+        "exposures": exposures,
+    })
+}
+
+/// Direct counterparties on a sanctions list: as of the transactions' dates and as of today.
+fn sanctions_check(ctx: &Context, attribution: &Attribution, r: &RiskScore) -> Vec<Value> {
+    let mut out = Vec::new();
+    for x in r.exposures.iter().filter(|x| x.hop == 1 && x.category == "sanctioned") {
+        for &k in &x.entities {
+            let Some(e) = attribution.entity(k) else { continue };
+            let at_tx = x.path.last().map(|&t| Date::from_unix(ctx.when(t).1 as i64));
+            out.push(json!({
+                "entity": e.label,
+                "programs": e.sanctions.iter().flat_map(|s| s.programs.clone()).collect::<Vec<_>>(),
+                "transaction": x.path.last().map(|&t| ctx.txid(t)),
+                "listed_at_transaction_date": at_tx.map(|d| e.sanctioned_at(Some(d))),
+                "listed_today": e.sanctioned_at(None),
+            }));
+        }
+    }
+    out
+}
+
+pub fn run(data_dir: &Path, a: RiskArgs) -> Result<(), Failure> {
+    let p = params(&a)?;
+    let ctx = Context::open(data_dir)?;
+    let attribution = ctx.attribution();
+    let mut targets: Vec<String> = Vec::new();
+    for t in &a.targets {
+        if t == "-" {
+            for line in std::io::stdin().lock().lines() {
+                let line = line.map_err(|e| Failure::from(format!("standard input: {e}")))?;
+                if !line.trim().is_empty() {
+                    targets.push(line.trim().to_string());
+                }
+            }
+        } else {
+            targets.push(t.clone());
+        }
+    }
+    let mut results = Vec::new();
+    for target in &targets {
+        let recv = receiving(&ctx, &attribution, target, &p, a.min_amount)?;
+        let send = sending(&ctx, &attribution, target, &p, a.min_amount)?;
+        let score = recv.score.max(send.score);
+        if a.brief && !a.json {
+            let driver = if recv.score >= send.score { recv.driver.clone() } else { send.driver.clone() };
+            say!("{target}\t{score:.2}\t{}", driver.as_deref().unwrap_or("-"));
+            continue;
+        }
+        let mut sanctions = sanctions_check(&ctx, &attribution, &recv);
+        sanctions.extend(sanctions_check(&ctx, &attribution, &send));
+        results.push(json!({
+            "target": target,
+            "score": (score * 100.0).round() / 100.0,
+            "sanctions_alert": recv.sanctions_alert || send.sanctions_alert,
+            "direct_sanctions_exposure": sanctions,
+            "receiving": side_json(&ctx, &attribution, &recv),
+            "sending": side_json(&ctx, &attribution, &send),
+        }));
+    }
+    if a.brief && !a.json {
+        return Ok(());
+    }
+    let v = if results.len() == 1 {
+        results.pop().expect("one")
+    } else {
+        json!({"parameters": p, "results": results})
+    };
+    print(&v, a.json);
+    Ok(())
+}
