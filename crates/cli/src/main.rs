@@ -14,6 +14,7 @@ macro_rules! say {
 mod cluster;
 mod context;
 mod ingest;
+mod path;
 mod risk;
 mod sanctions;
 mod show;
@@ -61,6 +62,9 @@ enum Command {
     Trace(trace::TraceCommand),
     /// Direct and indirect exposure of addresses or transactions, with a score and its evidence
     Risk(risk::RiskArgs),
+    /// Value paths between two addresses or clusters (widest first, time-respecting, not
+    /// through large service clusters)
+    Path(path::PathArgs),
     /// OFAC sanctions lists and their history
     #[command(subcommand)]
     Sanctions(sanctions::SanctionsCommand),
@@ -117,6 +121,7 @@ fn main() -> ExitCode {
         Command::Cluster(a) => cluster::run(&data_dir, a),
         Command::Trace(c) => trace::run(&data_dir, c),
         Command::Risk(a) => risk::run(&data_dir, a),
+        Command::Path(a) => path::path(&data_dir, a),
         Command::Sanctions(c) => sanctions::run(&data_dir, c),
         Command::Screen(a) => sanctions::screen(&data_dir, a),
         Command::Tags(c) => tags::run(&data_dir, c),

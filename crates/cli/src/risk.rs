@@ -213,3 +213,4 @@ pub fn run(data_dir: &Path, a: RiskArgs) -> Result<(), Failure> {
     print(&v, a.json);
     Ok(())
 }
+

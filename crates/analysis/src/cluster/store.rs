@@ -274,8 +274,43 @@ impl Clusters {
         fundtrace_core::hex_encode(&h.finalize())
     }
 
+    /// Members of every cluster at once (a counting sort of the assignment): for queries that
+    /// visit many clusters, where `members` per cluster would rescan everything.
+    pub fn member_index(&self) -> MemberIndex {
+        let assignment = self.assignment();
+        let mut start = vec![0u32; assignment.len() + 1];
+        for &c in assignment {
+            start[c as usize + 1] += 1;
+        }
+        for i in 1..start.len() {
+            start[i] += start[i - 1];
+        }
+        let mut fill = start.clone();
+        let mut members = vec![0u32; assignment.len()];
+        for (a, &c) in assignment.iter().enumerate() {
+            members[fill[c as usize] as usize] = a as u32;
+            fill[c as usize] += 1;
+        }
+        MemberIndex { start, members }
+    }
+
     /// The merge that retired a cluster id, if it was retired.
     pub fn retired_by(&self, cluster: u32) -> Option<&Merge> {
         self.merges().iter().find(|m| m.retired == cluster)
+    }
+}
+
+/// Members of every cluster, grouped by cluster id (see `Clusters::member_index`).
+pub struct MemberIndex {
+    start: Vec<u32>,
+    members: Vec<u32>,
+}
+
+impl MemberIndex {
+    pub fn of(&self, cluster: u32) -> &[u32] {
+        match (self.start.get(cluster as usize), self.start.get(cluster as usize + 1)) {
+            (Some(&a), Some(&b)) => &self.members[a as usize..b as usize],
+            _ => &[],
+        }
     }
 }

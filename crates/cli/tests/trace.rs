@@ -1,0 +1,128 @@
+//! Tracing a simulated theft through the binary, the way an investigator would: simulate,
+//! ingest, cluster, import the world's public tags, trace, score. Checked against the
+//! world's ground truth and against the ledger itself.
+
+mod common;
+use std::collections::BTreeMap;
+
+use common::*;
+use serde_json::Value;
+
+fn jsonl(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// A small world with one theft, ingested, clustered and attributed.
+fn world(name: &str) -> std::path::PathBuf {
+    let dir = tmp(name);
+    let w = dir.join("world");
+    let sim = bin().args(["simulate", "--out"]).arg(&w).args(["--seed", "4", "--txs", "40000", "--incidents", "1"]).output().unwrap();
+    assert!(sim.status.success(), "{}", stderr(&sim));
+    let data = dir.join("data");
+    for args in [
+        vec!["ingest", "btc", "--blocks-dir", w.join("blocks").to_str().unwrap()],
+        vec!["cluster"],
+        vec!["tags", "import", w.join("truth/tags.yaml").to_str().unwrap()],
+    ] {
+        let o = run(&data, &args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    }
+    dir
+}
+
+#[test]
+fn forward_trace_accounts_for_every_satoshi_and_finds_the_cash_outs() {
+    let dir = world("trace-forward");
+    let data = dir.join("data");
+    let incident = &jsonl(&dir.join("world/truth/incidents.jsonl"))[0];
+    let theft = incident["theft_txid"].as_str().unwrap();
+    let names: BTreeMap<u64, String> = jsonl(&dir.join("world/truth/entities.jsonl"))
+        .iter()
+        .map(|e| (e["id"].as_u64().unwrap(), e["name"].as_str().unwrap().to_string()))
+        .collect();
+    let graphml = dir.join("flow.graphml");
+    let csv = dir.join("flow.csv");
+    let t = json(&run(
+        &data,
+        &["trace", "forward", "--seed", theft, "--model", "fifo", "--min-amount", "1", "--graphml", graphml.to_str().unwrap(), "--csv", csv.to_str().unwrap(), "--json"],
+    ));
+    // The seed is the stolen output(s): the theft's outputs that left the victim's cluster.
+    assert_eq!(t["seeded"], incident["stolen_value"]);
+    let n = |k: &str| t[k].as_u64().unwrap();
+    assert_eq!(n("reached_endpoints") + n("unspent") + n("hop_limited") + n("time_limited") + n("dust") + n("fees"), n("seeded"));
+    // Every endpoint the trace names is an entity the coins truly reached, with no more than
+    // the truth says reached it (value-traceable routes only).
+    let mut truth: BTreeMap<String, u64> = BTreeMap::new();
+    for e in incident["endpoints"].as_array().unwrap() {
+        if e["route"] != "via_mixer" {
+            *truth.entry(names[&e["entity"].as_u64().unwrap()].clone()).or_default() += e["amount"].as_u64().unwrap();
+        }
+    }
+    let endpoints = t["endpoints"].as_array().unwrap();
+    assert!(!endpoints.is_empty());
+    let mut found = 0u64;
+    for e in endpoints {
+        let label = e["label"].as_str().unwrap();
+        let want = truth.get(label).copied().unwrap_or_else(|| panic!("{label} was never reached"));
+        assert!(e["amount"].as_u64().unwrap() <= want, "{label}: {} traced, {want} true", e["amount"]);
+        found += e["amount"].as_u64().unwrap();
+    }
+    let exchanges: u64 = truth.iter().filter(|(k, _)| k.starts_with("Exchange") || k.starts_with("OTC")).map(|(_, v)| v).sum();
+    assert!(found as f64 >= 0.9 * exchanges as f64, "{found} of {exchanges}");
+    assert!(!t["peel_chains"].as_array().unwrap().is_empty(), "the typology's peel chains are reported");
+
+    // The exports hold one edge (row) per tainted output.
+    let outputs = std::fs::read_to_string(&csv).unwrap().lines().count() - 1;
+    let xml = std::fs::read_to_string(&graphml).unwrap();
+    assert!(xml.starts_with("<?xml") && xml.trim_end().ends_with("</graphml>"));
+    assert_eq!(xml.matches("<edge ").count(), outputs);
+    assert!(outputs as u64 >= n("transactions"));
+
+    // Risk of the deposit that received the most: its funds came from the theft.
+    let cash_out = incident["endpoints"].as_array().unwrap().iter().filter(|e| e["route"] == "peel").max_by_key(|e| e["amount"].as_u64()).unwrap();
+    let tx = json(&run(&data, &["tx", cash_out["txid"].as_str().unwrap(), "--json"]));
+    let deposit = tx["outputs"][cash_out["vout"].as_u64().unwrap() as usize]["address"].as_str().unwrap().to_string();
+    let back = json(&run(&data, &["trace", "backward", "--target", &deposit, "--max-hops", "30", "--json"]));
+    assert!(back["by_category"]["stolen_funds"].as_u64().unwrap() > 0, "{back}");
+    let r = json(&run(&data, &["risk", &deposit, "--max-hops", "30", "--json"]));
+    assert_eq!(r["receiving"]["driver"], "stolen_funds", "{r}");
+    assert!(r["score"].as_f64().unwrap() > 0.0);
+    let path = &r["receiving"]["exposures"].as_array().unwrap().iter().find(|x| x["category"] == "stolen_funds").unwrap()["path"];
+    // The evidence path is real: its last transaction pays the deposit, and each earlier one
+    // pays an output the next one spends.
+    let path: Vec<Value> = path.as_array().unwrap().iter().map(|t| json(&run(&data, &["tx", t.as_str().unwrap(), "--json"]))).collect();
+    assert!(path.last().unwrap()["outputs"].as_array().unwrap().iter().any(|o| o["address"] == deposit.as_str()));
+    for w in path.windows(2) {
+        assert!(w[1]["inputs"].as_array().unwrap().iter().any(|i| i["prev_txid"] == w[0]["txid"]), "path link {} -> {}", w[0]["txid"], w[1]["txid"]);
+    }
+
+    // A path from the thief's first address to the exchange that got the most.
+    let thief = incident["stolen_outputs"][0]["address"].as_str().unwrap();
+    let p = json(&run(&data, &["path", thief, &deposit, "--json"]));
+    let steps = p["paths"][0]["steps"].as_array().unwrap();
+    assert_eq!(steps.first().unwrap()["from"], p["from"]);
+    assert_eq!(steps.last().unwrap()["to"], p["to"]);
+    for w in steps.windows(2) {
+        assert_eq!(w[0]["to"], w[1]["from"]);
+        assert!(w[0]["block_height"].as_u64() <= w[1]["block_height"].as_u64(), "steps in time order");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_trace_arguments_are_usage_errors() {
+    let dir = world("trace-usage");
+    let data = dir.join("data");
+    let cases: [(&[&str], &str); 4] = [
+        (&["trace", "forward", "--seed", "nothex", "--model", "fifo"], "malformed address"),
+        (&["trace", "forward", "--seed", "00000000000000000000000000000000000000000000000000000000000000ff"], "unknown transaction"),
+        (&["trace", "forward", "--seed", "bcrt1qr8hjdmn04k697jjs8dey38e8t4mm4quycp36hu", "--model", "clayton"], "unknown taint model"),
+        (&["risk", "--category", "gambling=2:0.3", "bcrt1qr8hjdmn04k697jjs8dey38e8t4mm4quycp36hu"], "--category"),
+    ];
+    for (args, want) in cases {
+        let o = run(&data, args);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
