@@ -69,6 +69,20 @@ fn address_id(ledger: &Ledger, network: Network, s: &str) -> Option<u32> {
     ledger.find_address(key.as_bytes()).map(|a| a.0)
 }
 
+/// A tag identity per tagged address (the actor, else the label, without case), for the
+/// change-merge veto of clustering: address id -> identity id.
+pub fn tag_identities(ledger: &Ledger, network: Network, tags: &Tags) -> HashMap<u32, u32> {
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    let mut out = HashMap::new();
+    for (address, t) in tags.iter() {
+        let (Some(a), Some(first)) = (address_id(ledger, network, address), t.first()) else { continue };
+        let name = first.actor.as_deref().unwrap_or(&first.label).to_lowercase();
+        let n = ids.len() as u32;
+        out.insert(a, *ids.entry(name).or_insert(n));
+    }
+    out
+}
+
 impl<'c> Attribution<'c> {
     /// Joins `tags` (Bitcoin tags) and `sanctions` to the ledger's addresses and spreads them
     /// over `clusters`.

@@ -116,7 +116,8 @@ fn update(data_dir: &Path, a: UpdateArgs) -> Result<(), Failure> {
     let bar = ProgressBar::new(0);
     bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} txs {per_sec} ETA {eta}").expect("valid template"));
     let start = Instant::now();
-    let result = cluster::update(&l, &dir, &config, a.rebuild, &mut |p| {
+    let identities = tag_identities(data_dir, &l, network)?;
+    let result = cluster::update_with_tags(&l, &dir, &config, a.rebuild, &identities, &mut |p| {
         bar.set_length(p.total);
         bar.set_position(p.done);
     });
@@ -140,6 +141,7 @@ fn update(data_dir: &Path, a: UpdateArgs) -> Result<(), Failure> {
         "coinjoins_excluded": st.coinjoins_excluded,
         "multi_input_merges": st.multi_input_merges,
         "change_merges": st.change_merges,
+        "change_merges_vetoed": st.change_merges_vetoed,
         "collapse_alarms": st.collapse_alarms,
         "seconds": start.elapsed().as_secs_f64(),
     });
@@ -157,11 +159,22 @@ pub fn refresh_after_ingest(data_dir: &Path) -> Result<Option<(u64, u64)>, Failu
     let dir = crate::btc_clusters(data_dir);
     let Some(m) = cluster::ClusterManifest::load(&dir)? else { return Ok(None) };
     let (l, network) = show::open(data_dir)?;
-    let s = cluster::update(&l, &dir, &m.config, false, &mut |_| {})?;
+    let identities = tag_identities(data_dir, &l, network)?;
+    let s = cluster::update_with_tags(&l, &dir, &m.config, false, &identities, &mut |_| {})?;
     for a in &s.alarms {
         eprintln!("collapse alarm: {}", alarm_line(&l, network, a));
     }
     Ok(Some((s.txs_processed, s.clusters)))
+}
+
+/// Tag identities for the change-merge veto, if tags were imported.
+fn tag_identities(data_dir: &Path, l: &Ledger, network: Network) -> Result<std::collections::HashMap<u32, u32>, Failure> {
+    if !data_dir.join(fundtrace_intel::db::FILE).exists() {
+        return Ok(Default::default());
+    }
+    let intel = fundtrace_intel::Intel::open(data_dir)?;
+    let tags = fundtrace_intel::tagpack::Tags::load_for_currency(&intel, "btc")?;
+    Ok(fundtrace_analysis::entity::tag_identities(l, network, &tags))
 }
 
 fn open_clusters(data_dir: &Path) -> Result<Clusters, Failure> {
@@ -278,7 +291,50 @@ fn show_cluster(data_dir: &Path, a: ShowArgs) -> Result<(), Failure> {
         "oldest_address": address_str(&l, network, id),
         "largest_members": largest,
     });
+    let mut v = v;
+    attribution_of(data_dir, &l, network, &c, id, &members, &mut v)?;
     print(&v, a.out.json);
+    Ok(())
+}
+
+/// The tags and sanctions listings on a cluster's members: its best label, the conflicts
+/// among its tags (reported, not resolved) and each tag with its provenance.
+fn attribution_of(data_dir: &Path, l: &Ledger, network: Network, c: &Clusters, id: u32, members: &[u32], v: &mut Value) -> Result<(), Failure> {
+    if !data_dir.join(fundtrace_intel::db::FILE).exists() {
+        return Ok(());
+    }
+    let intel = fundtrace_intel::Intel::open(data_dir)?;
+    let tags = fundtrace_intel::tagpack::Tags::load_for_currency(&intel, "btc")?;
+    let sanctions = fundtrace_intel::sanctions::Sanctions::load(&intel)?;
+    let attribution = fundtrace_analysis::entity::Attribution::build(l, network, Some(c), &tags, Some(&sanctions));
+    let Some(e) = attribution.entity(id) else {
+        v["label"] = Value::Null;
+        return Ok(());
+    };
+    v["label"] = json!(e.label);
+    v["category"] = json!(e.category);
+    v["abuse"] = json!(e.abuse);
+    v["actor"] = json!(e.actor);
+    v["confidence"] = json!(e.confidence);
+    v["risk_category"] = json!(e.risk_category);
+    v["conflicts"] = json!(e.conflicts);
+    v["sanctions"] = json!(e.sanctions.iter().map(|s| json!({
+        "address": address_str(l, network, s.address), "name": s.name, "programs": s.programs,
+        "listed_on": s.listed_on, "delisted_on": s.delisted_on,
+    })).collect::<Vec<_>>());
+    let packs: std::collections::HashMap<i64, String> = intel.packs()?.into_iter().map(|p| (p.id, p.uri)).collect();
+    let mut rows = Vec::new();
+    for &m in members {
+        let a = address_str(l, network, m);
+        for t in tags.get(&a) {
+            rows.push(json!({
+                "address": a, "label": &*t.label, "category": t.category.as_deref(), "abuse": t.abuse.as_deref(),
+                "actor": t.actor.as_deref(), "confidence": t.confidence,
+                "pack": packs.get(&t.pack),
+            }));
+        }
+    }
+    v["tags"] = json!(rows);
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! Building and extending the clusters: one pass over the transactions the cluster store has
 //! not seen, in chain order (so "first seen" and "spent later" mean what they say).
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
 
@@ -122,6 +123,21 @@ pub fn update(
     rebuild: bool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<UpdateSummary, ClusterError> {
+    update_with_tags(ledger, dir, config, rebuild, &HashMap::new(), progress)
+}
+
+/// `update`, with tag identities (address id -> an id per actor or label) that veto change
+/// merges: a change output never joins two clusters tagged as different entities (methods.md
+/// §2.3, Ermilov et al.'s votes for separation). Multi-input merges are not vetoed; their
+/// tag conflicts are reported by `cluster show`.
+pub fn update_with_tags(
+    ledger: &Ledger,
+    dir: &Path,
+    config: &ClusterConfig,
+    rebuild: bool,
+    identities: &HashMap<u32, u32>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<UpdateSummary, ClusterError> {
     let change = config
         .change
         .as_deref()
@@ -220,6 +236,14 @@ pub fn update(
     let mut merges = Appender::open(&merges_path, merges_bytes)?;
     uf.grow(ledger.address_count() as usize);
 
+    // Tag identity of each cluster root, from the tagged addresses (first tag wins).
+    let mut identity: HashMap<u32, u32> = HashMap::new();
+    for (&a, &i) in identities {
+        if (a as usize) < uf.len() {
+            let r = uf.find(a);
+            identity.entry(r).or_insert(i);
+        }
+    }
     let c = ledger.columns();
     let rules = rules_for(ledger);
     let mut view = TxView::default();
@@ -259,7 +283,16 @@ pub fn update(
         };
         let stats = &mut m.stats;
         let mut join = |uf: &mut UnionFind, b: u32, kind: MergeKind, heuristics: u16| {
+            let (ra, rb) = (uf.find(first), uf.find(b));
+            let (ia, ib) = (identity.get(&ra).copied(), identity.get(&rb).copied());
+            if kind == MergeKind::Change && ra != rb && ia.is_some() && ib.is_some() && ia != ib {
+                stats.change_merges_vetoed += 1;
+                return;
+            }
             if let Some(j) = uf.union(first, b) {
+                if let Some(i) = ia.or(ib) {
+                    identity.insert(j.kept, i);
+                }
                 let merge = Merge {
                     a: first,
                     b,

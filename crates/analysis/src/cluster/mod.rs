@@ -7,6 +7,6 @@ pub mod explain;
 pub mod store;
 pub mod unionfind;
 
-pub use build::{update, ClusterError, Progress, UpdateSummary};
+pub use build::{update, update_with_tags, ClusterError, Progress, UpdateSummary};
 pub use explain::{explain, Explanation, Step};
 pub use store::{ClusterConfig, ClusterManifest, Clusters, Merge, MergeKind};

@@ -106,6 +106,9 @@ pub struct ClusterStats {
     pub coinjoins_excluded: u64,
     pub multi_input_merges: u64,
     pub change_merges: u64,
+    /// Change merges refused because the two clusters are tagged as different entities.
+    #[serde(default)]
+    pub change_merges_vetoed: u64,
     pub collapse_alarms: u64,
 }
 
