@@ -24,6 +24,26 @@ pub enum TraceCommand {
     Forward(ForwardArgs),
     /// Where did the value received by an address (or moved by a transaction) come from?
     Backward(BackwardArgs),
+    /// Trace every planted theft of a simulated world with each model and score the
+    /// endpoints against its ground truth (attribution comes from imported tags, not truth)
+    Evaluate(EvaluateArgs),
+}
+
+#[derive(Args)]
+pub struct EvaluateArgs {
+    /// The `truth/` directory written by `fundtrace simulate`
+    #[arg(long)]
+    truth: PathBuf,
+    /// Models to score (comma-separated)
+    #[arg(long, default_value = "haircut,fifo,lifo,tiho,seniority,poison")]
+    models: String,
+    #[arg(long, default_value_t = 100)]
+    max_hops: u32,
+    /// Poison spreads without bound: it stops after this many transactions
+    #[arg(long, default_value_t = 200_000)]
+    max_txs: usize,
+    #[command(flatten)]
+    out: JsonFlag,
 }
 
 /// Default stop categories: custodial services, where a trail legitimately ends and a freeze
@@ -88,6 +108,7 @@ pub fn run(data_dir: &Path, c: TraceCommand) -> Result<(), Failure> {
     match c {
         TraceCommand::Forward(a) => forward(data_dir, a),
         TraceCommand::Backward(a) => backward(data_dir, a),
+        TraceCommand::Evaluate(a) => evaluate(data_dir, a),
     }
 }
 
@@ -499,6 +520,87 @@ fn backward(data_dir: &Path, a: BackwardArgs) -> Result<(), Failure> {
         "truncated": t.truncated,
         "by_category": by_category,
         "sources": sources,
+    });
+    print(&v, a.out.json);
+    Ok(())
+}
+
+fn read_jsonl(path: &Path) -> Result<Vec<Value>, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| Failure::from(format!("{}: {e}", path.display())))?;
+    text.lines()
+        .enumerate()
+        .map(|(n, l)| serde_json::from_str(l).map_err(|e| Failure::from(format!("{}:{}: {e}", path.display(), n + 1))))
+        .collect()
+}
+
+/// Scores each model on a simulated world: of the stolen value that truly reached exchanges
+/// and OTC desks by routes a value trace can follow (not the mixer's later payouts), the share
+/// attributed to the right one (`found`), the share attributed to exchanges it never reached
+/// (`wrong`), and how many addresses the model tainted (Anderson et al.'s measure).
+fn evaluate(data_dir: &Path, a: EvaluateArgs) -> Result<(), Failure> {
+    let ctx = Context::open(data_dir)?;
+    let attribution = ctx.attribution();
+    let entities = read_jsonl(&a.truth.join("entities.jsonl"))?;
+    let incidents = read_jsonl(&a.truth.join("incidents.jsonl"))?;
+    let name_of = |id: u64| entities.get(id as usize).and_then(|e| e["name"].as_str()).unwrap_or("?").to_string();
+    let mut seeds = Vec::new();
+    let mut truth: HashMap<String, u64> = HashMap::new();
+    let mut exchange_names: HashSet<String> = HashSet::new();
+    for e in &entities {
+        if matches!(e["kind"].as_str(), Some("exchange") | Some("otc_broker")) {
+            exchange_names.insert(e["name"].as_str().unwrap_or("").to_string());
+        }
+    }
+    for (label, inc) in incidents.iter().enumerate() {
+        for so in inc["stolen_outputs"].as_array().into_iter().flatten() {
+            let s = format!("{}:{}", so["txid"].as_str().unwrap_or(""), so["vout"]);
+            seeds.extend(resolve_seed(&ctx, &attribution, &s, label as u32)?);
+        }
+        for e in inc["endpoints"].as_array().into_iter().flatten() {
+            let name = name_of(e["entity"].as_u64().unwrap_or(u64::MAX));
+            if exchange_names.contains(&name) && e["route"] != "via_mixer" {
+                *truth.entry(name).or_default() += e["amount"].as_u64().unwrap_or(0);
+            }
+        }
+    }
+    let total: u64 = truth.values().sum();
+    let stops: Vec<String> = DEFAULT_STOPS.split(',').map(String::from).collect();
+    let mut rows = Vec::new();
+    for m in a.models.split(',') {
+        let model = parse_model(m.trim())?;
+        let opts = ForwardOptions { model, max_hops: a.max_hops, min_amount: 1, max_txs: a.max_txs, ..Default::default() };
+        let started = std::time::Instant::now();
+        let t = trace::forward(&ctx.ledger, &seeds, &opts, &stop_fn(&attribution, &stops));
+        let seconds = started.elapsed().as_secs_f64();
+        // An exchange may be several clusters (each tagged with its name): add them up first.
+        let mut traced: HashMap<&str, u64> = HashMap::new();
+        for ep in &t.endpoints {
+            if let Some(e) = attribution.entity(ep.entity).filter(|e| exchange_names.contains(&e.label)) {
+                *traced.entry(e.label.as_str()).or_default() += ep.amount;
+            }
+        }
+        let (mut found, mut wrong) = (0u64, 0u64);
+        for (name, amount) in traced {
+            match truth.get(name) {
+                Some(&v) => found += amount.min(v),
+                None => wrong += amount,
+            }
+        }
+        rows.push(json!({
+            "model": model.name(),
+            "found": found as f64 / total.max(1) as f64,
+            "wrong": wrong as f64 / total.max(1) as f64,
+            "tainted_addresses": t.tainted_addresses,
+            "transactions": t.txs.len(),
+            "truncated": t.truncated,
+            "seconds": seconds,
+        }));
+    }
+    let v = json!({
+        "incidents": incidents.len(),
+        "stolen": seeds.iter().map(|s| s.amount).sum::<u64>(),
+        "reached_exchanges": total,
+        "models": rows,
     });
     print(&v, a.out.json);
     Ok(())
