@@ -171,4 +171,19 @@ impl<'c> Attribution<'c> {
     pub fn iter(&self) -> impl Iterator<Item = &Entity> {
         self.entities.values()
     }
+
+    /// Digest of what risk reads from the attribution (each entity and its risk category):
+    /// an exposure index built from another attribution must not answer for this one.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut rows: Vec<(u32, &str)> = self.entities.values().map(|e| (e.key, e.risk_category)).collect();
+        rows.sort_unstable();
+        let mut h = Sha256::new();
+        for (k, c) in rows {
+            h.update(k.to_le_bytes());
+            h.update(c.as_bytes());
+            h.update([0]);
+        }
+        fundtrace_core::hex_encode(&h.finalize())
+    }
 }

@@ -6,6 +6,7 @@ pub mod change;
 pub mod cluster;
 pub mod coinjoin;
 pub mod entity;
+pub mod exposure;
 pub mod expr;
 pub mod path;
 pub mod risk;

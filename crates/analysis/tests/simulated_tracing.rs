@@ -144,3 +144,58 @@ fn fifo_and_haircut_find_the_exchanges_where_stolen_coins_were_cashed_out() {
     std::fs::remove_dir_all(&w.dir).unwrap();
 }
 
+
+/// The one-pass exposure index and the backward trace are two computations of the same
+/// quantity: per address, value received from others by (category, hop). They must agree.
+#[test]
+fn exposure_index_equals_backward_traces() {
+    use fundtrace_analysis::exposure;
+    use fundtrace_analysis::trace::{backward, BackwardOptions, FlowGraph, Origin};
+    let w = world("exposure", 23, 40_000, 2);
+    // Categories by entity kind, as tags would give them.
+    let category = |a: u32| {
+        let c = w.clusters.cluster_of(a)?;
+        let kind = w.kinds[w.attributed.get(&c)?].as_str();
+        exposure::category_index(if kind == "mixer" { "mixer" } else if kind == "gambling" { "gambling" } else { "exchange" })
+    };
+    let entity = |a: u32| w.clusters.cluster_of(a).unwrap_or(a);
+    let index = exposure::build(&w.ledger, 5, &category, &entity, &mut |_, _| {});
+    let mut compared = 0;
+    let mut outs = Vec::new();
+    let mut ins = Vec::new();
+    for a in (0..w.ledger.address_count() as u32).step_by(97) {
+        // The address's inflows from others, as `risk` takes them.
+        w.ledger.outputs_to(a, &mut outs);
+        let mut targets = Vec::new();
+        for &o in &outs {
+            w.ledger.inputs(w.ledger.creator(o), &mut ins);
+            let own = ins.iter().any(|&(i, _)| w.ledger.address(i).is_some_and(|x| entity(x) == entity(a)));
+            if !own && !ins.is_empty() && w.ledger.value(o) > 0 {
+                targets.push((o, w.ledger.value(o)));
+            }
+        }
+        let got = index.get(a);
+        if targets.is_empty() {
+            assert!(got.is_none_or(|g| g.received == 0), "address {a}");
+            continue;
+        }
+        let g = got.unwrap_or_else(|| panic!("address {a} has inflows but no index entry"));
+        let t = backward(&w.ledger, &targets, &BackwardOptions { max_hops: 5, min_amount: 1, max_txs: usize::MAX }, &|x| category(x).map(u32::from));
+        assert_eq!(g.received, t.target_value, "address {a}");
+        let mut traced: HashMap<(u8, u8), f64> = HashMap::new();
+        for s in &t.sources {
+            if let Origin::Entity(c) = s.origin {
+                *traced.entry((c as u8, s.hop as u8)).or_default() += s.amount as f64;
+            }
+        }
+        let indexed: HashMap<(u8, u8), f64> = g.origins.iter().map(|&(c, h, x)| ((c, h), x)).collect();
+        for key in traced.keys().chain(indexed.keys()) {
+            let (x, y) = (traced.get(key).copied().unwrap_or(0.0), indexed.get(key).copied().unwrap_or(0.0));
+            // Integer splits round each share to the satoshi; allow a satoshi per split.
+            assert!((x - y).abs() <= 1.0 + 1e-6 * x.max(y) + t.txs_split as f64, "address {a} {key:?}: traced {x}, indexed {y}");
+        }
+        compared += 1;
+    }
+    assert!(compared > 100, "compared {compared} addresses");
+    std::fs::remove_dir_all(&w.dir).unwrap();
+}

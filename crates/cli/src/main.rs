@@ -62,6 +62,9 @@ enum Command {
     Trace(trace::TraceCommand),
     /// Direct and indirect exposure of addresses or transactions, with a score and its evidence
     Risk(risk::RiskArgs),
+    /// Build the exposure index: every address's source-of-funds exposure in one pass, for
+    /// screening many addresses with `risk --brief`
+    Exposure(risk::ExposureArgs),
     /// Value paths between two addresses or clusters (widest first, time-respecting, not
     /// through large service clusters)
     Path(path::PathArgs),
@@ -121,6 +124,7 @@ fn main() -> ExitCode {
         Command::Cluster(a) => cluster::run(&data_dir, a),
         Command::Trace(c) => trace::run(&data_dir, c),
         Command::Risk(a) => risk::run(&data_dir, a),
+        Command::Exposure(a) => risk::build_index(&data_dir, a),
         Command::Path(a) => path::path(&data_dir, a),
         Command::Sanctions(c) => sanctions::run(&data_dir, c),
         Command::Screen(a) => sanctions::screen(&data_dir, a),

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use clap::Args;
 use fundtrace_analysis::entity::Attribution;
+use fundtrace_analysis::exposure::{self, IndexManifest, StoredIndex};
 use fundtrace_analysis::risk::{self, Exposure, RiskParams, RiskScore};
 use fundtrace_analysis::trace::{self, BackwardOptions, FlowGraph, ForwardOptions, Model, Origin, Seed, Stop};
 use fundtrace_intel::sanctions::Date;
@@ -35,7 +36,8 @@ pub struct RiskArgs {
     /// Override a category's severity and saturation share: CATEGORY=SEV:TAU (repeatable)
     #[arg(long = "category")]
     categories: Vec<String>,
-    /// One line per target (score, driver), for screening many
+    /// One line per target: the receiving-side (source of funds) score and its driver, as
+    /// deposit screening needs; answered from the `fundtrace exposure` index when it is fresh
     #[arg(long)]
     brief: bool,
     #[arg(long)]
@@ -181,16 +183,24 @@ pub fn run(data_dir: &Path, a: RiskArgs) -> Result<(), Failure> {
             targets.push(t.clone());
         }
     }
+    if a.brief && !a.json {
+        // Screening: source of funds only, from the index when it still matches.
+        let index = StoredIndex::open(&index_dir(data_dir))?
+            .filter(|i| u8::try_from(p.max_hops).is_ok_and(|h| i.manifest == index_manifest(&ctx, &attribution, h)));
+        for target in &targets {
+            let r = match index.as_ref().map(|i| indexed_score(i, &ctx, target, &p)).transpose()?.flatten() {
+                Some(r) => r,
+                None => receiving(&ctx, &attribution, target, &p, a.min_amount)?,
+            };
+            say!("{target}\t{:.2}\t{}", r.score, r.driver.as_deref().unwrap_or("-"));
+        }
+        return Ok(());
+    }
     let mut results = Vec::new();
     for target in &targets {
         let recv = receiving(&ctx, &attribution, target, &p, a.min_amount)?;
         let send = sending(&ctx, &attribution, target, &p, a.min_amount)?;
         let score = recv.score.max(send.score);
-        if a.brief && !a.json {
-            let driver = if recv.score >= send.score { recv.driver.clone() } else { send.driver.clone() };
-            say!("{target}\t{score:.2}\t{}", driver.as_deref().unwrap_or("-"));
-            continue;
-        }
         let mut sanctions = sanctions_check(&ctx, &attribution, &recv);
         sanctions.extend(sanctions_check(&ctx, &attribution, &send));
         results.push(json!({
@@ -202,9 +212,6 @@ pub fn run(data_dir: &Path, a: RiskArgs) -> Result<(), Failure> {
             "sending": side_json(&ctx, &attribution, &send),
         }));
     }
-    if a.brief && !a.json {
-        return Ok(());
-    }
     let v = if results.len() == 1 {
         results.pop().expect("one")
     } else {
@@ -214,3 +221,71 @@ pub fn run(data_dir: &Path, a: RiskArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+
+#[derive(Args)]
+pub struct ExposureArgs {
+    /// Hops to look back (must match `risk --max-hops` for the index to be used)
+    #[arg(long, default_value_t = 5)]
+    max_hops: u8,
+    #[arg(long)]
+    json: bool,
+}
+
+fn index_dir(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("btc-exposure")
+}
+
+fn index_manifest(ctx: &Context, attribution: &Attribution, max_hops: u8) -> IndexManifest {
+    let txs = ctx.ledger.tx_count();
+    IndexManifest {
+        format: fundtrace_analysis::exposure::INDEX_FORMAT.into(),
+        format_version: 1,
+        txs,
+        last_txid: if txs > 0 { ctx.txid(txs - 1) } else { String::new() },
+        max_hops,
+        attribution: attribution.fingerprint(),
+        addresses: ctx.ledger.address_count(),
+    }
+}
+
+/// `fundtrace exposure`: the receiving-side exposure of every address in one pass, stored
+/// for screening (`risk --brief` uses it while ledger, attribution and hops are unchanged).
+pub fn build_index(data_dir: &Path, a: ExposureArgs) -> Result<(), Failure> {
+    let ctx = Context::open(data_dir)?;
+    let attribution = ctx.attribution();
+    let started = std::time::Instant::now();
+    let category = |x: u32| attribution.entity_of(x).and_then(|e| exposure::category_index(e.risk_category));
+    let entity = |x: u32| attribution.key(x);
+    let bar = indicatif::ProgressBar::new(ctx.ledger.tx_count());
+    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} txs {per_sec} ETA {eta}").expect("valid template"));
+    let index = exposure::build(&ctx.ledger, a.max_hops, &category, &entity, &mut |done, _| bar.set_position(done));
+    bar.finish_and_clear();
+    let build_seconds = started.elapsed().as_secs_f64();
+    let manifest = index_manifest(&ctx, &attribution, a.max_hops);
+    index.store(&index_dir(data_dir), &manifest)?;
+    let v = json!({
+        "transactions": index.txs,
+        "addresses_with_inflows": index.len(),
+        "entities": attribution.len(),
+        "max_hops": a.max_hops,
+        "build_seconds": build_seconds,
+        "seconds": started.elapsed().as_secs_f64(),
+        "transactions_per_second": index.txs as f64 / build_seconds.max(1e-9),
+    });
+    print(&v, a.json);
+    Ok(())
+}
+
+/// Receiving-side score from a fresh stored index, if there is one.
+fn indexed_score(index: &StoredIndex, ctx: &Context, target: &str, p: &RiskParams) -> Result<Option<RiskScore>, Failure> {
+    if target.len() == 64 && target.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None); // transactions are traced, not indexed
+    }
+    let a = ctx.address_id(target)?;
+    let Some((received, origins)) = index.get(a) else { return Ok(None) };
+    let exposures: Vec<Exposure> = origins
+        .iter()
+        .map(|o| Exposure { category: exposure::category_name(o.category).to_string(), hop: o.hop as u32, value: o.amount.round() as u64, entities: Vec::new(), path: Vec::new() })
+        .collect();
+    Ok(Some(risk::score(exposures, received, p)))
+}

@@ -94,8 +94,9 @@ pub fn backward(
     source_at: &dyn Fn(u32) -> Option<u32>,
 ) -> BackwardTrace {
     let mut t = BackwardTrace::default();
-    // Demand per output not yet split: (amount, hop, the transaction that asked for it).
-    let mut need: HashMap<u64, (u64, u32, Option<u64>)> = HashMap::new();
+    // Demand per output not yet split, by hop: value reached along paths of different
+    // lengths keeps its own length (the hop decay of risk scores depends on it).
+    let mut need: HashMap<u64, Vec<(u32, u64)>> = HashMap::new();
     let mut heap: BinaryHeap<u64> = BinaryHeap::new();
     let mut queued: HashSet<u64> = HashSet::new();
     // For evidence paths: the transaction that asked each transaction for value.
@@ -103,8 +104,7 @@ pub fn backward(
     let mut found: HashMap<(Origin, u32), (u64, Vec<u64>)> = HashMap::new();
     for &(o, amount) in targets {
         t.target_value += amount;
-        let e = need.entry(o).or_insert((0, 0, None));
-        e.0 += amount;
+        need.entry(o).or_default().push((0, amount));
         let tx = g.creator(o);
         if queued.insert(tx) {
             heap.push(tx);
@@ -125,19 +125,14 @@ pub fn backward(
             break;
         }
         t.txs_split += 1;
-        // Total demand on this transaction's outputs, at the smallest hop among them.
-        let mut demand = 0u64;
-        let mut hop = u32::MAX;
+        // Demand on this transaction's outputs, by hop.
+        let mut demand: std::collections::BTreeMap<u32, u64> = std::collections::BTreeMap::new();
         for o in g.outputs(tx) {
-            if let Some((a, h, asked_by)) = need.remove(&o) {
-                demand += a;
-                hop = hop.min(h);
-                if let Some(c) = asked_by {
-                    child.entry(tx).or_insert(c);
-                }
+            for (h, a) in need.remove(&o).into_iter().flatten() {
+                *demand.entry(h).or_default() += a;
             }
         }
-        if demand == 0 {
+        if demand.is_empty() {
             continue;
         }
         g.inputs(tx, &mut ins);
@@ -145,35 +140,43 @@ pub fn backward(
             let e = found.entry((origin, hop)).or_insert_with(|| (0, path_from(&child, from_tx)));
             e.0 += amount;
         };
-        if ins.is_empty() {
-            record(Origin::Coinbase, hop + 1, demand, tx);
-            continue;
-        }
         let weights: Vec<u64> = ins.iter().map(|&(_, v)| v).collect();
-        for (&(o, _), share) in ins.iter().zip(pro_rata(demand, &weights)) {
-            if share == 0 {
+        let mut asked: Vec<u64> = Vec::new();
+        for (hop, demand) in demand {
+            let h = hop + 1;
+            if ins.is_empty() {
+                record(Origin::Coinbase, h, demand, tx);
                 continue;
             }
-            let h = hop + 1;
-            if share < opts.min_amount {
-                record(Origin::Dust, h, share, tx);
-            } else if let Some(e) = g.address(o).and_then(source_at) {
-                record(Origin::Entity(e), h, share, tx);
-            } else if h >= opts.max_hops {
-                record(Origin::Unattributed, h, share, tx);
-            } else {
-                let e = need.entry(o).or_insert((0, h, Some(tx)));
-                e.0 += share;
-                e.1 = e.1.min(h);
-                let creator = g.creator(o);
-                if queued.insert(creator) {
-                    heap.push(creator);
+            for (&(o, _), share) in ins.iter().zip(pro_rata(demand, &weights)) {
+                if share == 0 {
+                    continue;
                 }
+                if share < opts.min_amount {
+                    record(Origin::Dust, h, share, tx);
+                } else if let Some(e) = g.address(o).and_then(source_at) {
+                    record(Origin::Entity(e), h, share, tx);
+                } else if h >= opts.max_hops {
+                    record(Origin::Unattributed, h, share, tx);
+                } else {
+                    let d = need.entry(o).or_default();
+                    match d.iter_mut().find(|x| x.0 == h) {
+                        Some(x) => x.1 += share,
+                        None => d.push((h, share)),
+                    }
+                    asked.push(g.creator(o));
+                }
+            }
+        }
+        for creator in asked {
+            child.entry(creator).or_insert(tx);
+            if queued.insert(creator) {
+                heap.push(creator);
             }
         }
     }
     // Demand left when cut short counts as unattributed.
-    for (_, (a, h, _)) in need.drain() {
+    for (h, a) in need.drain().flat_map(|(_, d)| d) {
         let e = found.entry((Origin::Unattributed, h)).or_insert((0, Vec::new()));
         e.0 += a;
     }
