@@ -80,6 +80,26 @@ impl Heuristic {
         Self::ALL.into_iter().find(|h| h.name() == s)
     }
 
+    /// How often the heuristic's unique candidate is truly the change: its precision measured
+    /// on a simulated world (seed 11, 1M transactions; `fundtrace cluster evaluate --truth DIR
+    /// --heuristics` reproduces it, BENCHMARKS.md records it). It describes the simulated
+    /// wallets' behaviour, not the real chain's; a user weighing evidence should read it as
+    /// a relative ranking of the heuristics.
+    pub fn confidence(self) -> f64 {
+        match self {
+            Heuristic::AddressReuse => 1.0,
+            Heuristic::AddressType => 0.80,
+            Heuristic::OptimalChange => 0.81,
+            Heuristic::PowerOfTen => 1.0,
+            Heuristic::FreshAddress => 0.30,
+            Heuristic::Legacy => 0.37,
+            Heuristic::Locktime => 0.98,
+            Heuristic::PeelingChain => 0.89,
+            Heuristic::FixedFee => 0.45,
+            Heuristic::Meiklejohn => 0.94,
+        }
+    }
+
     /// Whether it reads the transactions spending the outputs.
     pub fn dynamic(self) -> bool {
         matches!(

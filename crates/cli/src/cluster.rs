@@ -86,6 +86,9 @@ struct EvaluateArgs {
     /// The `truth/` directory written by `fundtrace simulate`
     #[arg(long)]
     truth: PathBuf,
+    /// Also score each change heuristic: how often its unique candidate is truly change
+    #[arg(long)]
+    heuristics: bool,
     #[command(flatten)]
     out: JsonFlag,
 }
@@ -395,6 +398,9 @@ fn evaluate_cmd(data_dir: &Path, a: EvaluateArgs) -> Result<(), Failure> {
     let score = evaluate::pairwise(c.assignment(), &owner);
     let mut v = serde_json::to_value(&score).expect("serializable");
     v["configuration"] = Value::String(cluster::build::describe(&c.manifest.config));
+    if a.heuristics {
+        v["change_heuristics"] = serde_json::to_value(evaluate::change_accuracy(&l, &owner)).expect("serializable");
+    }
     print(&v, a.out.json);
     Ok(())
 }

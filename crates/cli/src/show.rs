@@ -252,11 +252,16 @@ fn heuristics_of_tx(l: &Ledger, id: TxId, v: &mut Value, data_dir: &Path) -> Res
     });
     v["peeling_chain"] = json!(change::is_peeling_chain(&view, &l.columns()));
     let ctx = change::Context::for_tx(l, &view, clustering_verdict.is_some());
-    let named: Vec<Vec<&str>> = {
-        let sets: Vec<(change::Heuristic, change::OutSet)> =
-            change::Heuristic::ALL.iter().map(|&h| (h, change::candidates(h, &view, &ctx))).collect();
-        (0..view.outputs.len()).map(|i| sets.iter().filter(|(_, s)| s.contains(i)).map(|(h, _)| h.name()).collect()).collect()
-    };
+    let sets: Vec<(change::Heuristic, change::OutSet)> =
+        change::Heuristic::ALL.iter().map(|&h| (h, change::candidates(h, &view, &ctx))).collect();
+    let named: Vec<Vec<&str>> =
+        (0..view.outputs.len()).map(|i| sets.iter().filter(|(_, s)| s.contains(i)).map(|(h, _)| h.name()).collect()).collect();
+    // Heuristics that single out one output as the change, with their measured confidence.
+    v["change"] = sets
+        .iter()
+        .filter_map(|(h, s)| s.single().map(|o| (h.name().to_string(), json!({"output": o, "confidence": h.confidence()}))))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
     let clusters = cluster::Clusters::open(&crate::btc_clusters(data_dir))?;
     let cluster_of = |a: Option<u32>| clusters.as_ref().and_then(|c| a.and_then(|a| c.cluster_of(a)));
     if let Some(outputs) = v["outputs"].as_array_mut() {

@@ -76,3 +76,67 @@ mod tests {
         assert_eq!((s.addresses, s.clusters, s.owners, s.impure_clusters, s.largest_cluster), (5, 3, 2, 1, 2));
     }
 }
+
+/// How often each change heuristic's unique candidate is truly change (paid back to the
+/// spender), over the non-CoinJoin transactions where it names exactly one output.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChangeAccuracy {
+    pub heuristic: &'static str,
+    /// Transactions where the heuristic named a unique candidate.
+    pub named: u64,
+    /// ... and the candidate belongs to the owner of the first input.
+    pub correct: u64,
+    pub precision: f64,
+    /// Share of all scored transactions with a unique candidate.
+    pub coverage: f64,
+}
+
+/// Scores every change heuristic of `change::Heuristic::ALL` on the ledger against `owner_of`.
+pub fn change_accuracy(ledger: &fundtrace_store::Ledger, owner_of: &[Option<u64>]) -> Vec<ChangeAccuracy> {
+    use crate::change::{candidates, Context, Heuristic};
+    use crate::coinjoin;
+    use crate::txview::TxView;
+    let c = ledger.columns();
+    let rules = super::build::rules_for(ledger);
+    let mut named = [0u64; Heuristic::ALL.len()];
+    let mut correct = [0u64; Heuristic::ALL.len()];
+    let mut scored = 0u64;
+    let mut view = TxView::default();
+    let mut seen_addresses = 0u32;
+    let mut height = 0u64;
+    let mut next_block_tx = if ledger.block_count() > 0 { ledger.block_txs(0).end } else { 0 };
+    for tx in 0..ledger.tx_count() {
+        while tx >= next_block_tx {
+            height += 1;
+            next_block_tx = ledger.block_txs(height).end;
+        }
+        view.load(&c, tx, height);
+        let first_new_address = seen_addresses;
+        if let Some(max) = view.outputs.iter().filter_map(|o| o.address).max() {
+            seen_addresses = seen_addresses.max(max + 1);
+        }
+        if view.coinbase || view.outputs.len() < 2 || coinjoin::multi_party(&view, &rules).is_some() {
+            continue;
+        }
+        let Some(spender) = view.inputs.iter().find_map(|i| i.address).and_then(|a| owner_of.get(a as usize).copied().flatten()) else { continue };
+        scored += 1;
+        let ctx = Context { first_new_address, coinjoin: false, ledger: Some(c) };
+        for (k, h) in Heuristic::ALL.iter().enumerate() {
+            let Some(o) = candidates(*h, &view, &ctx).single() else { continue };
+            named[k] += 1;
+            let owner = view.outputs[o].address.and_then(|a| owner_of.get(a as usize).copied().flatten());
+            correct[k] += (owner == Some(spender)) as u64;
+        }
+    }
+    Heuristic::ALL
+        .iter()
+        .enumerate()
+        .map(|(k, h)| ChangeAccuracy {
+            heuristic: h.name(),
+            named: named[k],
+            correct: correct[k],
+            precision: correct[k] as f64 / named[k].max(1) as f64,
+            coverage: named[k] as f64 / scored.max(1) as f64,
+        })
+        .collect()
+}
