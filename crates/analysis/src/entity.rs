@@ -126,8 +126,11 @@ impl<'c> Attribution<'c> {
                 .or_else(|| sanctions.iter().find_map(|s| s.name.clone()))
                 .unwrap_or_else(|| "sanctioned address".into());
             let category = best.as_ref().and_then(|b| b.category.clone());
-            let abuse = best.as_ref().and_then(|b| b.abuse.clone()).or_else(|| (!sanctions.is_empty()).then(|| "sanction".to_string()));
-            let risk_category = if !sanctions.is_empty() { "sanctioned" } else { risk::category_of(category.as_deref(), abuse.as_deref()) };
+            // Listed today counts as sanctioned for scores; a past listing is history, shown but
+            // not scored (an entity delisted years ago is not a sanctioned counterparty now).
+            let listed_now = sanctions.iter().any(|x| x.delisted_on.is_none());
+            let abuse = best.as_ref().and_then(|b| b.abuse.clone()).or_else(|| listed_now.then(|| "sanction".to_string()));
+            let risk_category = if listed_now { "sanctioned" } else { risk::category_of(category.as_deref(), abuse.as_deref()) };
             entities.insert(
                 k,
                 Entity {

@@ -85,7 +85,16 @@ pub fn build(
         }
         ledger.inputs(tx, &mut ins);
         if ins.is_empty() {
-            continue; // coinbase: new coins, no origin to carry
+            // Coinbase: newly mined coins are an inflow with no attributed origin (as the
+            // backward trace counts them).
+            for o in ledger.outputs(tx) {
+                if let (Some(a), w) = (ledger.address(o), ledger.value(o)) {
+                    if w > 0 {
+                        by_address.entry(a).or_default().received += w;
+                    }
+                }
+            }
+            continue;
         }
         mix.clear();
         let mut v_in = 0u64;
@@ -166,6 +175,8 @@ pub struct IndexManifest {
     pub max_hops: u8,
     /// Digest of the attribution it used (entities and their categories).
     pub attribution: String,
+    /// The clustering it used (entities are clusters): its configuration and size, or "none".
+    pub clusters: String,
     pub addresses: u64,
 }
 
@@ -206,7 +217,13 @@ impl ExposureIndex {
         write(&tmp.join(ORIGIN_END), &ends)?;
         write(&tmp.join(ORIGINS), &origins)?;
         let m = tmp.join("MANIFEST");
-        std::fs::write(&m, serde_json::to_vec_pretty(manifest).expect("serializable")).map_err(io(&m))?;
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&m).map_err(io(&m))?;
+            f.write_all(&serde_json::to_vec_pretty(manifest).expect("serializable")).map_err(io(&m))?;
+            f.sync_all().map_err(io(&m))?;
+        }
+        fundtrace_store::manifest::sync_dir(&tmp)?;
         // Swap directories: a crash in between leaves no index (rebuilt on demand), never a
         // mixed one.
         let old = dir.with_extension("old");
@@ -215,6 +232,9 @@ impl ExposureIndex {
             std::fs::rename(dir, &old).map_err(io(dir))?;
         }
         std::fs::rename(&tmp, dir).map_err(io(dir))?;
+        if let Some(parent) = dir.parent() {
+            fundtrace_store::manifest::sync_dir(parent)?;
+        }
         let _ = std::fs::remove_dir_all(&old);
         Ok(())
     }
@@ -229,8 +249,13 @@ pub struct StoredIndex {
 }
 
 impl StoredIndex {
-    /// `Ok(None)` when there is no index in `dir`.
-    pub fn open(dir: &std::path::Path) -> Result<Option<StoredIndex>, fundtrace_store::StoreError> {
+    /// `None` when there is no usable index in `dir` (missing, or damaged by an interrupted
+    /// write: it is derived data, rebuilt by `fundtrace exposure`, never a reason to fail).
+    pub fn open(dir: &std::path::Path) -> Option<StoredIndex> {
+        Self::try_open(dir).ok().flatten()
+    }
+
+    fn try_open(dir: &std::path::Path) -> Result<Option<StoredIndex>, fundtrace_store::StoreError> {
         use fundtrace_store::column::Column;
         let m = dir.join("MANIFEST");
         let bytes = match std::fs::read(&m) {

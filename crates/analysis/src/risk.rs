@@ -102,7 +102,10 @@ pub struct RiskScore {
 }
 
 /// Scores exposures of a side (receiving or sending) that moved `total_value` in all.
-pub fn score(exposures: Vec<Exposure>, total_value: u64, p: &RiskParams) -> RiskScore {
+/// `direct_sanctioned`: a direct counterparty address was on a sanctions list on the date of
+/// the transaction or is today (decided by the caller from the listings, per address, since
+/// a cluster's category is not evidence enough for a mandatory alert).
+pub fn score(exposures: Vec<Exposure>, total_value: u64, direct_sanctioned: bool, p: &RiskParams) -> RiskScore {
     let mut e_c: BTreeMap<String, f64> = BTreeMap::new();
     for x in exposures.iter().filter(|x| x.hop >= 1 && x.hop <= p.max_hops) {
         *e_c.entry(x.category.clone()).or_default() += p.lambda.powi(x.hop as i32 - 1) * x.value as f64;
@@ -117,7 +120,7 @@ pub fn score(exposures: Vec<Exposure>, total_value: u64, p: &RiskParams) -> Risk
         })
         .collect();
     categories.sort_by(|a, b| b.term.total_cmp(&a.term).then(a.category.cmp(&b.category)));
-    let sanctions_alert = exposures.iter().any(|x| x.hop == 1 && x.category == "sanctioned" && x.value > 0);
+    let sanctions_alert = direct_sanctioned;
     let top = categories.first().filter(|c| c.term > 0.0);
     let (score, driver) = if sanctions_alert {
         (100.0, Some("sanctioned".to_string()))
@@ -165,7 +168,7 @@ mod tests {
                 _ => None,
             })
             .collect();
-        let r = score(exposures, trace.target_value, &RiskParams::default());
+        let r = score(exposures, trace.target_value, false, &RiskParams::default());
         assert_eq!(r.total_value, 10 * ETH);
         let stolen = r.categories.iter().find(|c| c.category == "stolen_funds").unwrap();
         let mixing = r.categories.iter().find(|c| c.category == "mixer").unwrap();
@@ -178,10 +181,11 @@ mod tests {
         let x = r.exposures.iter().find(|x| x.category == "stolen_funds").unwrap();
         assert_eq!((x.hop, x.value, x.path.clone()), (2, ETH / 2, vec![fund_b, from_b]));
 
-        // If one inflow came directly from a sanctioned address: 100 and an alert.
+        // If one inflow came directly from a sanctioned address: 100 and an alert, whatever
+        // the amount (here 1 base unit).
         let mut with_sdn = r.exposures.clone();
         with_sdn.push(Exposure { category: "sanctioned".into(), hop: 1, value: 1, entities: vec![99], path: vec![] });
-        let r2 = score(with_sdn, 10 * ETH, &RiskParams::default());
+        let r2 = score(with_sdn, 10 * ETH, true, &RiskParams::default());
         assert_eq!((r2.score, r2.sanctions_alert, r2.driver.as_deref()), (100.0, true, Some("sanctioned")));
     }
 

@@ -170,7 +170,7 @@ fn exposure_index_equals_backward_traces() {
         for &o in &outs {
             w.ledger.inputs(w.ledger.creator(o), &mut ins);
             let own = ins.iter().any(|&(i, _)| w.ledger.address(i).is_some_and(|x| entity(x) == entity(a)));
-            if !own && !ins.is_empty() && w.ledger.value(o) > 0 {
+            if !own && w.ledger.value(o) > 0 {
                 targets.push((o, w.ledger.value(o)));
             }
         }
@@ -184,6 +184,10 @@ fn exposure_index_equals_backward_traces() {
         assert_eq!(g.received, t.target_value, "address {a}");
         let mut traced: HashMap<(u8, u8), f64> = HashMap::new();
         for s in &t.sources {
+            // Evidence: a path of exactly `hop` transactions, from the source's to the target's.
+            if matches!(s.origin, Origin::Entity(_)) {
+                assert_eq!(s.path.len(), s.hop as usize, "address {a}: {s:?}");
+            }
             if let Origin::Entity(c) = s.origin {
                 *traced.entry((c as u8, s.hop as u8)).or_default() += s.amount as f64;
             }

@@ -73,9 +73,68 @@ fn collect(items: impl Iterator<Item = (String, u32, u64, u32, Vec<u64>)>) -> Ve
     by.into_values().collect()
 }
 
+/// A direct counterparty on a sanctions list (the hard rule of methods.md §6.2): the address,
+/// the transaction, and whether it was listed on that transaction's date and is today.
+struct SanctionedCounterparty {
+    address: u32,
+    tx: u64,
+    at_tx: bool,
+    today: bool,
+    name: Option<String>,
+    programs: Vec<String>,
+}
+
+/// Checks each (counterparty address, transaction) against the sanctions lists, per address
+/// and as of the transaction's date and today, whatever the amount.
+fn sanctioned_counterparties(ctx: &Context, pairs: &[(u32, u64)]) -> Vec<SanctionedCounterparty> {
+    let Some(sanctions) = &ctx.sanctions else { return Vec::new() };
+    let mut out = Vec::new();
+    for &(address, tx) in pairs {
+        let Some(key) = fundtrace_bitcoin::AddressKey::from_bytes(ctx.ledger.address_key(fundtrace_core::AddressId(address))) else { continue };
+        let date = Date::from_unix(ctx.when(tx).1 as i64);
+        let at_tx = sanctions.is_sanctioned_bitcoin(&key, Some(date));
+        let today = sanctions.is_sanctioned_bitcoin(&key, None);
+        if let Some(l) = at_tx.or(today) {
+            out.push(SanctionedCounterparty {
+                address,
+                tx,
+                at_tx: at_tx.is_some(),
+                today: today.is_some(),
+                name: l.entry.as_ref().map(|e| e.name.clone()),
+                programs: l.entry.as_ref().map(|e| e.programs.clone()).unwrap_or_default(),
+            });
+        }
+    }
+    out
+}
+
+/// Receiving side's direct counterparties: the other addresses funding each inflow.
+fn senders(ctx: &Context, attribution: &Attribution, targets: &[(u64, u64)], me: Option<u32>) -> Vec<(u32, u64)> {
+    let g = &ctx.ledger;
+    let mut ins = Vec::new();
+    let mut out = Vec::new();
+    for &(o, _) in targets {
+        let tx = g.creator(o);
+        g.inputs(tx, &mut ins);
+        out.extend(ins.iter().filter_map(|&(i, _)| g.address(i)).filter(|&a| me != Some(attribution.key(a))).map(|a| (a, tx)));
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The entity key of an address target (none for a transaction).
+fn target_key(ctx: &Context, attribution: &Attribution, target: &str) -> Result<Option<u32>, Failure> {
+    if target.len() == 64 && target.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    Ok(Some(attribution.key(ctx.address_id(target)?)))
+}
+
 /// Receiving side: backward haircut from the target's inflows.
-fn receiving(ctx: &Context, attribution: &Attribution, target: &str, p: &RiskParams, min_amount: u64) -> Result<RiskScore, Failure> {
+fn receiving(ctx: &Context, attribution: &Attribution, target: &str, p: &RiskParams, min_amount: u64) -> Result<(RiskScore, Vec<SanctionedCounterparty>), Failure> {
     let targets = backward_targets(ctx, attribution, target)?;
+    let direct = sanctioned_counterparties(ctx, &senders(ctx, attribution, &targets, target_key(ctx, attribution, target)?));
     let opts = BackwardOptions { max_hops: p.max_hops, min_amount, ..Default::default() };
     let source_at = |x: u32| attribution.entity_of(x).map(|e| e.key);
     let t = trace::backward(&ctx.ledger, &targets, &opts, &source_at);
@@ -83,11 +142,11 @@ fn receiving(ctx: &Context, attribution: &Attribution, target: &str, p: &RiskPar
         Origin::Entity(k) => Some((attribution.entity(k)?.risk_category.to_string(), s.hop, s.amount, k, s.path.clone())),
         _ => None,
     });
-    Ok(risk::score(collect(items), t.target_value, p))
+    Ok((risk::score(collect(items), t.target_value, !direct.is_empty(), p), direct))
 }
 
 /// Sending side: forward haircut from what the target paid out, stopping at entities.
-fn sending(ctx: &Context, attribution: &Attribution, target: &str, p: &RiskParams, min_amount: u64) -> Result<RiskScore, Failure> {
+fn sending(ctx: &Context, attribution: &Attribution, target: &str, p: &RiskParams, min_amount: u64) -> Result<(RiskScore, Vec<SanctionedCounterparty>), Failure> {
     let g = &ctx.ledger;
     let mut seeds: Vec<Seed> = Vec::new();
     if target.len() == 64 && target.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -111,7 +170,13 @@ fn sending(ctx: &Context, attribution: &Attribution, target: &str, p: &RiskParam
         seeds.dedup_by_key(|s| s.output);
     }
     let total: u64 = seeds.iter().map(|s| s.amount).sum();
-    let opts = ForwardOptions { model: Model::Haircut, max_hops: p.max_hops, min_amount, ..Default::default() };
+    // Direct counterparties: whom the target paid.
+    let mut paid: Vec<(u32, u64)> = seeds.iter().filter_map(|s| Some((g.address(s.output)?, g.creator(s.output)))).collect();
+    paid.sort_unstable();
+    paid.dedup();
+    let direct = sanctioned_counterparties(ctx, &paid);
+    // Outputs the target paid are hop 1; forward hop k is risk hop k + 1, so H - 1 forward.
+    let opts = ForwardOptions { model: Model::Haircut, max_hops: p.max_hops.saturating_sub(1), min_amount, ..Default::default() };
     // Any attributed entity ends a path on the sending side.
     let stop_at = |x: u32| attribution.entity_of(x).map(|e| e.key);
     let t = trace::forward(g, &seeds, &opts, &stop_at);
@@ -120,7 +185,7 @@ fn sending(ctx: &Context, attribution: &Attribution, target: &str, p: &RiskParam
         Some(Stop::Entity(k)) => Some((attribution.entity(k)?.risk_category.to_string(), o.hop + 1, trace::taint::tainted(&o.taint), k, vec![o.tx])),
         _ => None,
     });
-    Ok(risk::score(collect(items), total, p))
+    Ok((risk::score(collect(items), total, !direct.is_empty(), p), direct))
 }
 
 fn side_json(ctx: &Context, attribution: &Attribution, r: &RiskScore) -> Value {
@@ -147,23 +212,20 @@ fn side_json(ctx: &Context, attribution: &Attribution, r: &RiskScore) -> Value {
     })
 }
 
-/// Direct counterparties on a sanctions list: as of the transactions' dates and as of today.
-fn sanctions_check(ctx: &Context, attribution: &Attribution, r: &RiskScore) -> Vec<Value> {
-    let mut out = Vec::new();
-    for x in r.exposures.iter().filter(|x| x.hop == 1 && x.category == "sanctioned") {
-        for &k in &x.entities {
-            let Some(e) = attribution.entity(k) else { continue };
-            let at_tx = x.path.last().map(|&t| Date::from_unix(ctx.when(t).1 as i64));
-            out.push(json!({
-                "entity": e.label,
-                "programs": e.sanctions.iter().flat_map(|s| s.programs.clone()).collect::<Vec<_>>(),
-                "transaction": x.path.last().map(|&t| ctx.txid(t)),
-                "listed_at_transaction_date": at_tx.map(|d| e.sanctioned_at(Some(d))),
-                "listed_today": e.sanctioned_at(None),
-            }));
-        }
-    }
-    out
+fn sanctions_json(ctx: &Context, direct: &[SanctionedCounterparty]) -> Vec<Value> {
+    direct
+        .iter()
+        .map(|d| {
+            json!({
+                "address": ctx.address_str(d.address),
+                "name": d.name,
+                "programs": d.programs,
+                "transaction": ctx.txid(d.tx),
+                "listed_at_transaction_date": d.at_tx,
+                "listed_today": d.today,
+            })
+        })
+        .collect()
 }
 
 pub fn run(data_dir: &Path, a: RiskArgs) -> Result<(), Failure> {
@@ -185,12 +247,12 @@ pub fn run(data_dir: &Path, a: RiskArgs) -> Result<(), Failure> {
     }
     if a.brief && !a.json {
         // Screening: source of funds only, from the index when it still matches.
-        let index = StoredIndex::open(&index_dir(data_dir))?
+        let index = StoredIndex::open(&index_dir(data_dir))
             .filter(|i| u8::try_from(p.max_hops).is_ok_and(|h| i.manifest == index_manifest(&ctx, &attribution, h)));
         for target in &targets {
-            let r = match index.as_ref().map(|i| indexed_score(i, &ctx, target, &p)).transpose()?.flatten() {
+            let r = match index.as_ref().map(|i| indexed_score(i, &ctx, &attribution, target, &p)).transpose()?.flatten() {
                 Some(r) => r,
-                None => receiving(&ctx, &attribution, target, &p, a.min_amount)?,
+                None => receiving(&ctx, &attribution, target, &p, a.min_amount)?.0,
             };
             say!("{target}\t{:.2}\t{}", r.score, r.driver.as_deref().unwrap_or("-"));
         }
@@ -198,11 +260,11 @@ pub fn run(data_dir: &Path, a: RiskArgs) -> Result<(), Failure> {
     }
     let mut results = Vec::new();
     for target in &targets {
-        let recv = receiving(&ctx, &attribution, target, &p, a.min_amount)?;
-        let send = sending(&ctx, &attribution, target, &p, a.min_amount)?;
+        let (recv, recv_direct) = receiving(&ctx, &attribution, target, &p, a.min_amount)?;
+        let (send, send_direct) = sending(&ctx, &attribution, target, &p, a.min_amount)?;
         let score = recv.score.max(send.score);
-        let mut sanctions = sanctions_check(&ctx, &attribution, &recv);
-        sanctions.extend(sanctions_check(&ctx, &attribution, &send));
+        let mut sanctions = sanctions_json(&ctx, &recv_direct);
+        sanctions.extend(sanctions_json(&ctx, &send_direct));
         results.push(json!({
             "target": target,
             "score": (score * 100.0).round() / 100.0,
@@ -244,6 +306,10 @@ fn index_manifest(ctx: &Context, attribution: &Attribution, max_hops: u8) -> Ind
         last_txid: if txs > 0 { ctx.txid(txs - 1) } else { String::new() },
         max_hops,
         attribution: attribution.fingerprint(),
+        clusters: ctx.clusters.as_ref().map_or_else(
+            || "none".to_string(),
+            |c| format!("{} transactions, {} merges, {}", c.manifest.txs, c.manifest.merges, fundtrace_analysis::cluster::build::describe(&c.manifest.config)),
+        ),
         addresses: ctx.ledger.address_count(),
     }
 }
@@ -277,15 +343,18 @@ pub fn build_index(data_dir: &Path, a: ExposureArgs) -> Result<(), Failure> {
 }
 
 /// Receiving-side score from a fresh stored index, if there is one.
-fn indexed_score(index: &StoredIndex, ctx: &Context, target: &str, p: &RiskParams) -> Result<Option<RiskScore>, Failure> {
+fn indexed_score(index: &StoredIndex, ctx: &Context, attribution: &Attribution, target: &str, p: &RiskParams) -> Result<Option<RiskScore>, Failure> {
     if target.len() == 64 && target.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(None); // transactions are traced, not indexed
     }
     let a = ctx.address_id(target)?;
     let Some((received, origins)) = index.get(a) else { return Ok(None) };
+    // The hard rule is per counterparty address and date, not in the index: check it here.
+    let targets = backward_targets(ctx, attribution, target)?;
+    let direct = sanctioned_counterparties(ctx, &senders(ctx, attribution, &targets, Some(attribution.key(a))));
     let exposures: Vec<Exposure> = origins
         .iter()
         .map(|o| Exposure { category: exposure::category_name(o.category).to_string(), hop: o.hop as u32, value: o.amount.round() as u64, entities: Vec::new(), path: Vec::new() })
         .collect();
-    Ok(Some(risk::score(exposures, received, p)))
+    Ok(Some(risk::score(exposures, received, !direct.is_empty(), p)))
 }

@@ -306,12 +306,24 @@ fn passed_through(ctx: &Context, t: &ForwardTrace) -> (Vec<Value>, Vec<Value>) {
             peel.insert(f.tx, f.tainted_in);
         }
     }
-    // Chain links: a peel step whose output is spent by another peel step of the trace.
+    // Chain links: a peel step whose continuation is spent by another peel step of the trace,
+    // refined by methods.md §3.1: the peel is at most ρ = 0.1 of the continuation, and the
+    // continuation keeps the script type of the step's input.
+    let peel_link = |step: u64, continuation: u64| {
+        let view = TxView::of(&ctx.ledger, step);
+        let k = (continuation - ctx.ledger.outputs(step).start) as usize;
+        let (Some(cont), Some(peeled)) = (view.outputs.get(k), view.outputs.get(1 - k.min(1))) else { return false };
+        let input_type = view.inputs.first().map(|i| i.script_type);
+        peeled.script_type != fundtrace_core::ScriptType::OpReturn
+            && cont.script_type != fundtrace_core::ScriptType::OpReturn
+            && peeled.value * 10 <= cont.value
+            && input_type == Some(cont.script_type)
+    };
     let mut next: HashMap<u64, u64> = HashMap::new();
     let mut has_prev: HashSet<u64> = HashSet::new();
     for o in &t.outputs {
         if let (true, Some(s)) = (peel.contains_key(&o.tx), o.spender) {
-            if peel.contains_key(&s) && o.stop.is_none() && !next.contains_key(&o.tx) {
+            if peel.contains_key(&s) && o.stop.is_none() && !next.contains_key(&o.tx) && peel_link(o.tx, o.output) {
                 next.insert(o.tx, s);
                 has_prev.insert(s);
             }

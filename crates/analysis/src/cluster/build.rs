@@ -276,7 +276,10 @@ pub fn update_with_tags(
         }
         let coinjoin = coinjoin::multi_party(&view, &rules).is_some();
         if coinjoin && config.coinjoin_exclusion {
+            // BlockSci's processTransaction skips the whole transaction: its inputs belong to
+            // several parties, and so may its change outputs.
             m.stats.coinjoins_excluded += 1;
+            continue;
         }
         let Some(first) = view.inputs.iter().find_map(|i| i.address) else {
             continue;
@@ -317,11 +320,9 @@ pub fn update_with_tags(
                 batch.push(merge);
             }
         };
-        if !(coinjoin && config.coinjoin_exclusion) {
-            for i in &view.inputs {
-                if let Some(b) = i.address {
-                    join(&mut uf, b, MergeKind::MultiInput, 0);
-                }
+        for i in &view.inputs {
+            if let Some(b) = i.address {
+                join(&mut uf, b, MergeKind::MultiInput, 0);
             }
         }
         if let Some(expr) = &change {

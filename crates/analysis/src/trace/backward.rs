@@ -96,25 +96,28 @@ pub fn backward(
     let mut t = BackwardTrace::default();
     // Demand per output not yet split, by hop: value reached along paths of different
     // lengths keeps its own length (the hop decay of risk scores depends on it).
-    let mut need: HashMap<u64, Vec<(u32, u64)>> = HashMap::new();
+    // Each demand remembers the transaction that asked for it (for the evidence path).
+    let mut need: HashMap<u64, Vec<(u32, u64, u64)>> = HashMap::new();
     let mut heap: BinaryHeap<u64> = BinaryHeap::new();
     let mut queued: HashSet<u64> = HashSet::new();
-    // For evidence paths: the transaction that asked each transaction for value.
-    let mut child: HashMap<u64, u64> = HashMap::new();
+    // Evidence paths: (transaction, hop) -> the transaction (one hop nearer the target)
+    // that asked it for value, so a path has as many steps as its hop count says.
+    let mut child: HashMap<(u64, u32), u64> = HashMap::new();
     let mut found: HashMap<(Origin, u32), (u64, Vec<u64>)> = HashMap::new();
     for &(o, amount) in targets {
         t.target_value += amount;
-        need.entry(o).or_default().push((0, amount));
+        need.entry(o).or_default().push((0, amount, u64::MAX));
         let tx = g.creator(o);
         if queued.insert(tx) {
             heap.push(tx);
         }
     }
-    let path_from = |child: &HashMap<u64, u64>, mut tx: u64| {
+    let path_from = |child: &HashMap<(u64, u32), u64>, mut tx: u64, mut hop: u32| {
         let mut p = vec![tx];
-        while let Some(&c) = child.get(&tx) {
+        while let Some(&c) = child.get(&(tx, hop)) {
             p.push(c);
             tx = c;
+            hop = hop.saturating_sub(1);
         }
         p
     };
@@ -128,16 +131,20 @@ pub fn backward(
         // Demand on this transaction's outputs, by hop.
         let mut demand: std::collections::BTreeMap<u32, u64> = std::collections::BTreeMap::new();
         for o in g.outputs(tx) {
-            for (h, a) in need.remove(&o).into_iter().flatten() {
+            for (h, a, asked_by) in need.remove(&o).into_iter().flatten() {
                 *demand.entry(h).or_default() += a;
+                if asked_by != u64::MAX {
+                    child.entry((tx, h)).or_insert(asked_by);
+                }
             }
         }
         if demand.is_empty() {
             continue;
         }
         g.inputs(tx, &mut ins);
+        // `hop` of a source is one more than the demand it answers (the tx's outputs' hop).
         let mut record = |origin: Origin, hop: u32, amount: u64, from_tx: u64| {
-            let e = found.entry((origin, hop)).or_insert_with(|| (0, path_from(&child, from_tx)));
+            let e = found.entry((origin, hop)).or_insert_with(|| (0, path_from(&child, from_tx, hop - 1)));
             e.0 += amount;
         };
         let weights: Vec<u64> = ins.iter().map(|&(_, v)| v).collect();
@@ -152,31 +159,31 @@ pub fn backward(
                 if share == 0 {
                     continue;
                 }
-                if share < opts.min_amount {
-                    record(Origin::Dust, h, share, tx);
-                } else if let Some(e) = g.address(o).and_then(source_at) {
+                // An attributed source counts whatever the amount; dust only ends unattributed paths.
+                if let Some(e) = g.address(o).and_then(source_at) {
                     record(Origin::Entity(e), h, share, tx);
+                } else if share < opts.min_amount {
+                    record(Origin::Dust, h, share, tx);
                 } else if h >= opts.max_hops {
                     record(Origin::Unattributed, h, share, tx);
                 } else {
                     let d = need.entry(o).or_default();
                     match d.iter_mut().find(|x| x.0 == h) {
                         Some(x) => x.1 += share,
-                        None => d.push((h, share)),
+                        None => d.push((h, share, tx)),
                     }
                     asked.push(g.creator(o));
                 }
             }
         }
         for creator in asked {
-            child.entry(creator).or_insert(tx);
             if queued.insert(creator) {
                 heap.push(creator);
             }
         }
     }
     // Demand left when cut short counts as unattributed.
-    for (h, a) in need.drain().flat_map(|(_, d)| d) {
+    for (h, a, _) in need.drain().flat_map(|(_, d)| d) {
         let e = found.entry((Origin::Unattributed, h)).or_insert((0, Vec::new()));
         e.0 += a;
     }

@@ -132,9 +132,10 @@ pub fn forward(g: &impl FlowGraph, seeds: &[Seed], opts: &ForwardOptions, stop_a
     // Seeds take effect when their creating transaction is processed, on top of any taint
     // that transaction already passes on: the earlier taint keeps its place (TaintChain's
     // collision rule) and the seed taints only the rest of the output.
-    let mut overlay: HashMap<u64, (Label, u64)> = HashMap::new();
+    let mut overlay: HashMap<u64, Vec<(Label, u64)>> = HashMap::new();
     for s in seeds {
-        overlay.entry(s.output).or_insert((s.label, s.amount.min(g.value(s.output))));
+        // Several seeds may name one output (two victims' coins in one UTXO): in order.
+        overlay.entry(s.output).or_default().push((s.label, s.amount));
         let tx = g.creator(s.output);
         if queued.insert(tx) {
             heap.push(Reverse(tx));
@@ -173,7 +174,7 @@ pub fn forward(g: &impl FlowGraph, seeds: &[Seed], opts: &ForwardOptions, stop_a
         let mut tainted_out = 0;
         for ((o, mut taint), w) in outs.into_iter().zip(out_taint).zip(values) {
             let mut hop = hop;
-            if let Some((label, amount)) = overlay.remove(&o) {
+            for (label, amount) in overlay.remove(&o).into_iter().flatten() {
                 let added = seed(&mut taint, w, label, amount, opts.model);
                 t.seeded += added;
                 t.seed_overlap += amount - added;
@@ -257,10 +258,9 @@ fn settle(
         addresses.insert(a);
     }
     let spender = g.spender(o);
-    let stop = if amount < opts.min_amount {
-        t.dust += amount;
-        Some(Stop::Dust)
-    } else if let Some(e) = address.and_then(stop_at) {
+    // Taint reaching an entity counts there whatever the amount; dust only ends open trails.
+    let entity = address.and_then(stop_at);
+    let stop = if let Some(e) = entity {
         let ep = endpoints.entry(e).or_insert(Endpoint { entity: e, amount: 0, by_label: Vec::new(), transfers: 0, first_tx: tx, first_hop: hop });
         ep.amount += amount;
         ep.transfers += 1;
@@ -275,6 +275,9 @@ fn settle(
             }
         }
         Some(Stop::Entity(e))
+    } else if amount < opts.min_amount {
+        t.dust += amount;
+        Some(Stop::Dust)
     } else if hop >= opts.max_hops && spender.is_some() {
         t.hop_limited += amount;
         Some(Stop::HopLimit)
@@ -332,6 +335,14 @@ mod tests {
             assert_eq!(t.endpoints[0].first_hop, 2);
             assert_eq!(t.tainted_addresses, 7, "thief, two split outputs, two peel changes, two deposits");
         }
+        // Two seeds on one output: both count, up to the output's value, in order.
+        let twice = [
+            Seed { output: g.outputs(theft).start, label: 0, amount: 4_000_000 },
+            Seed { output: g.outputs(theft).start, label: 1, amount: 7_000_000 },
+        ];
+        let t = forward(&g, &twice, &ForwardOptions { model: Model::Fifo, min_amount: 1, ..Default::default() }, &stop);
+        assert_eq!((t.seeded, t.seed_overlap), (9_990_000, 1_010_000));
+        assert_eq!(t.accounted(), t.seeded);
         // Hop limit 1: taint stops in the split's outputs.
         let t = forward(&g, &seeds, &ForwardOptions { max_hops: 1, min_amount: 1, ..Default::default() }, &stop);
         assert_eq!((t.hop_limited, t.endpoints.len()), (5_000_000, 0));
