@@ -136,20 +136,14 @@ pub struct Context<'a> {
 
 impl<'a> Context<'a> {
     /// The context of one transaction of the ledger, for queries outside a chain-order pass:
-    /// an output address is fresh if its oldest output is in this transaction (a walk down
-    /// each address's list, fine for one transaction, not for a pass over all of them).
+    /// an output address is fresh if that output is the address's first (no earlier output
+    /// pays the same address), an O(1) look per output.
     pub fn for_tx(ledger: &'a fundtrace_store::Ledger, tx: &TxView, coinjoin: bool) -> Context<'a> {
         let outputs = ledger.outputs_of(fundtrace_core::TxId(tx.tx));
-        let first_new_address = tx
-            .outputs
-            .iter()
-            .filter_map(|o| o.address)
-            .filter(|&a| {
-                ledger
-                    .address_outputs(fundtrace_core::AddressId(a))
-                    .last()
-                    .is_some_and(|o| outputs.contains(&o.0))
-            })
+        let first_new_address = outputs
+            .zip(&tx.outputs)
+            .filter(|(o, _)| ledger.prev_same_address(fundtrace_core::OutputId(*o)).is_none())
+            .filter_map(|(_, out)| out.address)
             .min()
             .unwrap_or(u32::MAX);
         Context {

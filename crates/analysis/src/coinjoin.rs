@@ -108,7 +108,9 @@ pub fn detect_all(tx: &TxView, rules: &Rules) -> Vec<CoinJoinKind> {
 /// The first multi-party rule that holds: the verdict clustering acts on. Cheap rejections
 /// first, since this runs on every transaction.
 pub fn multi_party(tx: &TxView, rules: &Rules) -> Option<CoinJoinKind> {
-    if tx.coinbase || tx.inputs.len() < 2 || tx.outputs.len() < 2 {
+    // Every multi-party rule needs two outputs of one value (BlockSci's needs `participants`
+    // >= 2 of them): most transactions fail this without allocating anything.
+    if tx.coinbase || tx.inputs.len() < 2 || tx.outputs.len() < 2 || !any_equal_outputs(tx) {
         return None;
     }
     CoinJoinKind::ALL
@@ -123,6 +125,18 @@ pub fn multi_party(tx: &TxView, rules: &Rules) -> Option<CoinJoinKind> {
             CoinJoinKind::Generic => blocksci_generic(tx),
             CoinJoinKind::WhirlpoolTx0 => false,
         })
+}
+
+/// Whether two outputs pay the same value.
+fn any_equal_outputs(tx: &TxView) -> bool {
+    let o = &tx.outputs;
+    if o.len() <= 16 {
+        (1..o.len()).any(|i| o[..i].iter().any(|x| x.value == o[i].value))
+    } else {
+        let mut v: Vec<u64> = o.iter().map(|x| x.value).collect();
+        v.sort_unstable();
+        v.windows(2).any(|w| w[0] == w[1])
+    }
 }
 
 /// Counts of each output value.

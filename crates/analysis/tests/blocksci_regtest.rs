@@ -303,6 +303,14 @@ fn coinjoin_exclusion_keeps_its_inputs_apart() {
             "exclusion {exclusion}"
         );
     }
+    // With change merges on, the excluded CoinJoin links nothing either: its change outputs
+    // belong to several parties (BlockSci skips the whole transaction).
+    let dir = f.store.join("btc-clusters");
+    let config = ClusterConfig { change: Some("unique(fresh_address) | unique(address_reuse)".into()), ..ClusterConfig::default() };
+    cluster::update(&f.ledger, &dir, &config, true, &mut |_| {}).unwrap();
+    let c = Clusters::open(&dir).unwrap().unwrap();
+    assert!(c.merges().iter().all(|m| m.tx != tx.tx), "a merge names the CoinJoin");
+    assert_eq!(inputs.iter().map(|&a| c.cluster_of(a).unwrap()).collect::<BTreeSet<_>>().len(), 3);
 }
 
 #[test]

@@ -286,6 +286,12 @@ impl Ledger {
         (s < self.manifest.inputs).then_some(InputId(s))
     }
 
+    /// The previous output paying the same address (`None` for an address's first output).
+    pub fn prev_same_address(&self, o: OutputId) -> Option<OutputId> {
+        let p = self.out_prev_same_address.as_slice()[o.index()];
+        (p != NONE).then_some(OutputId(p))
+    }
+
     pub fn output(&self, o: OutputId) -> OutputRecord {
         OutputRecord {
             id: o,
