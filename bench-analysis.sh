@@ -57,6 +57,13 @@ for a in random.sample(addresses, 10000):
     print(a)
 EOF
 head -1 "$out/risk-targets.txt" > "$out/risk-one.txt"
+rm -rf "$d/btc-exposure"
+echo "-- per address (a backward trace each; no index)"
 t "$ft" --data-dir "$d" risk - --brief < "$out/risk-one.txt" > /dev/null
-t "$ft" --data-dir "$d" risk - --brief < "$out/risk-targets.txt" > "$out/risk-scores.txt"
-awk -F'\t' '$2 > 0 {n++} END {print n " of " NR " addresses score above 0"}' "$out/risk-scores.txt"
+t "$ft" --data-dir "$d" risk - --brief < "$out/risk-targets.txt" > "$out/risk-traced.txt"
+echo "-- one-pass exposure index, then lookups"
+t "$ft" --data-dir "$d" exposure
+t "$ft" --data-dir "$d" risk - --brief < "$out/risk-one.txt" > /dev/null
+t "$ft" --data-dir "$d" risk - --brief < "$out/risk-targets.txt" > "$out/risk-indexed.txt"
+awk -F'\t' '$2 > 0 {n++} END {print n " of " NR " addresses score above 0"}' "$out/risk-indexed.txt"
+paste "$out/risk-traced.txt" "$out/risk-indexed.txt" | awk -F'\t' '{d=$2-$5; if (d<0) d=-d; if (d>1) n++} END {print n+0 " of " NR " scores differ by more than 1 point between traced (dust 1000 sat) and indexed"}'

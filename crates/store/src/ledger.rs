@@ -42,7 +42,13 @@ pub struct Ledger {
     pub(crate) address_index: Column<u64>,
     /// Old values of addresses' list heads while a commit is in progress or was interrupted.
     last_output_overlay: HashMap<u64, u64>,
+    /// Every `SAMPLE`-th transaction's first input and first output, built on first use: the
+    /// cache-resident top of the searches from an input or output to its transaction.
+    samples: std::sync::OnceLock<(Vec<u64>, Vec<u64>)>,
 }
+
+/// Sampling stride of `Ledger::samples`: a search within one stride touches 8 KiB.
+const SAMPLE: usize = 1024;
 
 /// A transaction's own fields.
 #[derive(Clone, Debug)]
@@ -114,6 +120,7 @@ impl Ledger {
             txid_index: Column::open(&p(&txid_index(m.txid_index.generation)), m.txid_index.slots)?,
             address_index: Column::open(&p(&address_index(m.address_index.generation)), m.address_index.slots)?,
             last_output_overlay: overlay,
+            samples: std::sync::OnceLock::new(),
             dir: dir.to_path_buf(),
             manifest,
         })
@@ -151,7 +158,13 @@ impl Ledger {
     /// The committed columns as slices, for passes over the whole ledger (clustering, taint)
     /// that would pay for a bounds-checked accessor call per record.
     pub fn columns(&self) -> Columns<'_> {
+        let (in_samples, out_samples) = self.samples.get_or_init(|| {
+            let sample = |c: &[u64]| c.iter().step_by(SAMPLE).copied().collect::<Vec<u64>>();
+            (sample(self.tx_first_input.as_slice()), sample(self.tx_first_output.as_slice()))
+        });
         Columns {
+            in_samples,
+            out_samples,
             tx_first_input: self.tx_first_input.as_slice(),
             tx_first_output: self.tx_first_output.as_slice(),
             tx_locktime: self.tx_locktime.as_slice(),
@@ -368,6 +381,8 @@ pub struct Columns<'a> {
     /// May hold spends written by a commit in progress: use `spent_by`.
     out_spent_by: &'a [u64],
     committed_inputs: u64,
+    in_samples: &'a [u64],
+    out_samples: &'a [u64],
 }
 
 impl Columns<'_> {
@@ -386,11 +401,44 @@ impl Columns<'_> {
     }
     /// The transaction an input belongs to.
     pub fn tx_of_input(&self, input: u64) -> u64 {
-        self.tx_first_input.partition_point(|&f| f <= input) as u64 - 1
+        owner_of(self.tx_first_input, self.in_samples, input)
     }
     /// The transaction an output belongs to.
     pub fn tx_of_output(&self, output: u64) -> u64 {
-        self.tx_first_output.partition_point(|&f| f <= output) as u64 - 1
+        owner_of(self.tx_first_output, self.out_samples, output)
+    }
+}
+
+/// The transaction owning record `id`, given each transaction's first record (ascending) and
+/// every `SAMPLE`-th of those: a search of the samples (small enough to stay in cache) picks
+/// the stride, a search within the stride finishes. A plain binary search over a
+/// billion-entry column pays a cache miss per level; traces and risk scores ask this for
+/// every output they touch.
+fn owner_of(first: &[u64], samples: &[u64], id: u64) -> u64 {
+    let k = samples.partition_point(|&f| f <= id).saturating_sub(1);
+    let lo = k * SAMPLE;
+    let hi = (lo + SAMPLE + 1).min(first.len());
+    (lo + first[lo..hi].partition_point(|&f| f <= id)) as u64 - 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::owner_of;
+
+    #[test]
+    fn owner_of_agrees_with_binary_search() {
+        // Uneven record counts per transaction, runs of empty ones, across many strides.
+        let mut first = Vec::new();
+        let mut total = 0u64;
+        for t in 0..5_000u64 {
+            first.push(total);
+            total += [1, 1, 5, 0, 2, 200, 1, 0, 0, 3][(t % 10) as usize];
+        }
+        let samples: Vec<u64> = first.iter().step_by(super::SAMPLE).copied().collect();
+        for id in 0..total {
+            let want = first.partition_point(|&f| f <= id) as u64 - 1;
+            assert_eq!(owner_of(&first, &samples, id), want, "record {id}");
+        }
     }
 }
 
