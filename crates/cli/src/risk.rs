@@ -87,7 +87,7 @@ struct SanctionedCounterparty {
 /// Checks each (counterparty address, transaction) against the sanctions lists, per address
 /// and as of the transaction's date and today, whatever the amount.
 fn sanctioned_counterparties(ctx: &Context, pairs: &[(u32, u64)]) -> Vec<SanctionedCounterparty> {
-    let Some(sanctions) = &ctx.sanctions else { return Vec::new() };
+    let Some(sanctions) = ctx.sanctions.as_ref().filter(|s| !s.listings().is_empty()) else { return Vec::new() };
     let mut out = Vec::new();
     for &(address, tx) in pairs {
         let Some(key) = fundtrace_bitcoin::AddressKey::from_bytes(ctx.ledger.address_key(fundtrace_core::AddressId(address))) else { continue };
@@ -350,8 +350,12 @@ fn indexed_score(index: &StoredIndex, ctx: &Context, attribution: &Attribution, 
     let a = ctx.address_id(target)?;
     let Some((received, origins)) = index.get(a) else { return Ok(None) };
     // The hard rule is per counterparty address and date, not in the index: check it here.
-    let targets = backward_targets(ctx, attribution, target)?;
-    let direct = sanctioned_counterparties(ctx, &senders(ctx, attribution, &targets, Some(attribution.key(a))));
+    let direct = if ctx.sanctions.as_ref().is_some_and(|s| !s.listings().is_empty()) {
+        let targets = backward_targets(ctx, attribution, target)?;
+        sanctioned_counterparties(ctx, &senders(ctx, attribution, &targets, Some(attribution.key(a))))
+    } else {
+        Vec::new()
+    };
     let exposures: Vec<Exposure> = origins
         .iter()
         .map(|o| Exposure { category: exposure::category_name(o.category).to_string(), hop: o.hop as u32, value: o.amount.round() as u64, entities: Vec::new(), path: Vec::new() })

@@ -35,6 +35,9 @@ pub struct SimulateArgs {
     /// Planted thefts [default: 4 per million transactions, at least 1]
     #[arg(long)]
     incidents: Option<u32>,
+    /// Individuals in the population [default: one per 20 transactions, 300 to 5 million]
+    #[arg(long)]
+    individuals: Option<u32>,
     /// Share of the victim's hot wallet each theft takes, as MIN-MAX
     #[arg(long, default_value = "0.5-0.8")]
     theft_share: String,
@@ -69,6 +72,7 @@ fn config(a: &SimulateArgs) -> Result<Config, Failure> {
     cfg.xor = a.xor;
     cfg.txs_per_block = a.txs_per_block;
     cfg.incidents = a.incidents;
+    cfg.individuals = a.individuals;
     let bad_share = || usage(format!("--theft-share {:?}: expected MIN-MAX with 0 < MIN <= MAX < 1", a.theft_share));
     let (lo, hi) = a.theft_share.split_once('-').ok_or_else(bad_share)?;
     let (lo, hi): (f64, f64) = (lo.parse().map_err(|_| bad_share())?, hi.parse().map_err(|_| bad_share())?);
