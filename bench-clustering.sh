@@ -36,7 +36,7 @@ EOF
 run "multi-input, CoinJoins excluded (default)"
 run "multi-input, CoinJoins kept" --keep-coinjoins
 for h in address_reuse address_type optimal_change power_of_ten fresh_address legacy locktime peeling_chain fixed_fee meiklejohn; do
-  run "+ change unique($h)" --change "unique($h)"
+  run "+ change unique($h)" --change "unique($h)" --single-heuristic
 done
 run "+ change agree(2, legacy, optimal_change, address_type)" --change "agree(2, legacy, optimal_change, address_type)"
 run "+ change agree(2, meiklejohn, power_of_ten, locktime, address_reuse)" --change "agree(2, meiklejohn, power_of_ten, locktime, address_reuse)"

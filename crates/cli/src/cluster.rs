@@ -49,6 +49,10 @@ struct UpdateArgs {
     /// Apply the multi-input heuristic to CoinJoins too (BlockSci's ignore_coinjoin=False)
     #[arg(long)]
     keep_coinjoins: bool,
+    /// Allow a --change expression that does not require two heuristics to agree (e.g.
+    /// "unique(legacy)", as BlockSci users write): for comparisons, not for investigations
+    #[arg(long)]
+    single_heuristic: bool,
     /// Raise a collapse alarm when two clusters each larger than this merge [default: 1000]
     #[arg(long)]
     collapse_threshold: Option<u32>,
@@ -103,7 +107,25 @@ pub fn run(data_dir: &Path, a: ClusterArgs) -> Result<(), Failure> {
     }
 }
 
+/// methods.md §2.3: change merges need a unique candidate named by at least two heuristics
+/// (`agree(k >= 2, ...)` at the top of the expression), unless the user opts out.
+fn check_agreement(expr: &str, single_heuristic: bool) -> Result<(), Failure> {
+    let e = fundtrace_analysis::expr::ChangeExpr::parse(expr).map_err(|why| usage(format!("--change: {why}")))?;
+    match e {
+        fundtrace_analysis::expr::ChangeExpr::Agree(k, _) if k >= 2 => Ok(()),
+        _ if single_heuristic => Ok(()),
+        _ => Err(usage(format!(
+            "--change {expr:?}: change merges need at least two heuristics to agree on a unique output \
+             (methods.md §2.3), e.g. \"agree(2, meiklejohn, power_of_ten, locktime)\"; pass --single-heuristic \
+             to use this expression anyway (single heuristics collapse clusters: see BENCHMARKS.md)"
+        ))),
+    }
+}
+
 fn update(data_dir: &Path, a: UpdateArgs) -> Result<(), Failure> {
+    if let Some(expr) = &a.change {
+        check_agreement(expr, a.single_heuristic)?;
+    }
     let (l, network) = show::open(data_dir)?;
     let dir = crate::btc_clusters(data_dir);
     // Without options, an existing clustering is extended as it was built.

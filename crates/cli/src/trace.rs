@@ -59,7 +59,9 @@ pub struct ForwardArgs {
     /// Seeds from a file, one per line: `SEED` or `LABEL<TAB>SEED` (# starts a comment)
     #[arg(long)]
     seeds_file: Option<PathBuf>,
-    /// Taint model: poison, haircut, fifo, lifo, tiho, seniority
+    /// Taint model: poison, haircut, fifo, lifo, tiho, seniority. Several, comma-separated,
+    /// compare them: the first gives the flow graph, frontier and exports; every endpoint
+    /// shows its amount under each
     #[arg(long, default_value = "haircut")]
     model: String,
     /// Outputs this many transactions from a seed are not followed (long peel chains run to
@@ -189,7 +191,8 @@ pub fn stop_fn<'a>(attribution: &'a Attribution, stops: &'a [String]) -> impl Fn
 }
 
 fn forward(data_dir: &Path, a: ForwardArgs) -> Result<(), Failure> {
-    let model = parse_model(&a.model)?;
+    let models: Vec<Model> = a.model.split(',').map(|m| parse_model(m.trim())).collect::<Result<_, _>>()?;
+    let model = models[0];
     let ctx = Context::open(data_dir)?;
     let attribution = ctx.attribution();
     let names = seed_args(&a)?;
@@ -209,9 +212,42 @@ fn forward(data_dir: &Path, a: ForwardArgs) -> Result<(), Failure> {
         write_csv(&ctx, &attribution, &t, path)?;
     }
     let top = if a.out.json { usize::MAX } else { a.top };
-    let v = forward_json(&ctx, &attribution, &names, &seeds, &t, top, seconds);
+    let mut v = forward_json(&ctx, &attribution, &names, &seeds, &t, top, seconds);
+    if models.len() > 1 {
+        compare_models(&ctx, &attribution, &seeds, &opts, &stops, &models, &t, &mut v);
+    }
     print(&v, a.out.json);
     Ok(())
+}
+
+/// Adds `amount_by_model` to every endpoint (and endpoints only the other models reach), so
+/// one table shows how much each model attributes to each entity.
+#[allow(clippy::too_many_arguments)]
+fn compare_models(ctx: &Context, attribution: &Attribution, seeds: &[Seed], opts: &ForwardOptions, stops: &[String], models: &[Model], first: &ForwardTrace, v: &mut Value) {
+    let mut amounts: BTreeMap<u32, BTreeMap<&'static str, u64>> = BTreeMap::new();
+    for e in &first.endpoints {
+        amounts.entry(e.entity).or_default().insert(models[0].name(), e.amount);
+    }
+    for &m in &models[1..] {
+        let t = trace::forward(&ctx.ledger, seeds, &ForwardOptions { model: m, ..opts.clone() }, &stop_fn(attribution, stops));
+        for e in &t.endpoints {
+            amounts.entry(e.entity).or_default().insert(m.name(), e.amount);
+        }
+    }
+    let Some(endpoints) = v["endpoints"].as_array_mut() else { return };
+    let mut shown: HashSet<u32> = HashSet::new();
+    for e in endpoints.iter_mut() {
+        let Some(k) = e["entity"].as_u64() else { continue };
+        shown.insert(k as u32);
+        let by: BTreeMap<&str, u64> = models.iter().map(|m| (m.name(), amounts.get(&(k as u32)).and_then(|a| a.get(m.name())).copied().unwrap_or(0))).collect();
+        e["amount_by_model"] = json!(by);
+    }
+    for (k, by) in amounts.into_iter().filter(|(k, _)| !shown.contains(k)) {
+        let mut e = attribution.entity(k).map_or_else(|| json!({"entity": k}), |x| ctx.entity_json(x));
+        e["amount"] = json!(0);
+        e["amount_by_model"] = json!(models.iter().map(|m| (m.name(), by.get(m.name()).copied().unwrap_or(0))).collect::<BTreeMap<_, _>>());
+        endpoints.push(e);
+    }
 }
 
 /// The forward trace as one JSON value: summary, endpoints, frontier, what it passed through.

@@ -58,6 +58,13 @@ fn cluster_show_explain_and_the_tx_verdicts() {
     let bad = run(&dir, &["cluster", "--rebuild", "--change", "legcy"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("unknown change heuristic \"legcy\""));
+    // Change merges need two heuristics to agree (methods.md §2.3) unless explicitly lifted.
+    let single = run(&dir, &["cluster", "--rebuild", "--change", "unique(legacy)"]);
+    assert_eq!(single.status.code(), Some(2));
+    assert!(stderr(&single).contains("at least two heuristics"), "{}", stderr(&single));
+    assert!(run(&dir, &["cluster", "--rebuild", "--change", "unique(legacy)", "--single-heuristic"]).status.success());
+    let agreed = json(&run(&dir, &["cluster", "--rebuild", "--change", "agree(2, legacy, optimal_change)", "--json"]));
+    assert!(agreed["configuration"].as_str().unwrap().contains("agree(2, legacy, optimal_change)"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -78,6 +78,16 @@ fn forward_trace_accounts_for_every_satoshi_and_finds_the_cash_outs() {
     assert_eq!(xml.matches("<edge ").count(), outputs);
     assert!(outputs as u64 >= n("transactions"));
 
+    // Two models side by side: every endpoint shows each model's amount; FIFO's column is
+    // the FIFO trace above.
+    let both = json(&run(&data, &["trace", "forward", "--seed", theft, "--model", "fifo,haircut", "--min-amount", "1", "--json"]));
+    for e in both["endpoints"].as_array().unwrap() {
+        let by = &e["amount_by_model"];
+        assert!(by["fifo"].is_u64() && by["haircut"].is_u64(), "{e}");
+        let fifo = endpoints.iter().find(|x| x["entity"] == e["entity"]).map_or(0, |x| x["amount"].as_u64().unwrap());
+        assert_eq!(by["fifo"].as_u64().unwrap(), fifo);
+    }
+
     // Risk of the deposit that received the most: its funds came from the theft.
     let cash_out = incident["endpoints"].as_array().unwrap().iter().filter(|e| e["route"] == "peel").max_by_key(|e| e["amount"].as_u64()).unwrap();
     let tx = json(&run(&data, &["tx", cash_out["txid"].as_str().unwrap(), "--json"]));
