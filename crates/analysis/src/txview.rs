@@ -151,3 +151,50 @@ impl TxView {
             .filter(|(_, o)| o.script_type != ScriptType::OpReturn)
     }
 }
+
+/// Transactions in chain order, each loaded into `view` with its height and the first
+/// address id that is new in it (addresses are numbered in order of first appearance): the
+/// walk every whole-ledger pass (clustering, heuristic scoring) makes.
+pub struct ChainWalk<'a> {
+    ledger: &'a Ledger,
+    columns: Columns<'a>,
+    pub view: TxView,
+    next_tx: u64,
+    end: u64,
+    height: u64,
+    next_block_tx: u64,
+    seen_addresses: u32,
+}
+
+impl<'a> ChainWalk<'a> {
+    /// From transaction `start`, when `seen_addresses` addresses appeared before it.
+    pub fn new(ledger: &'a Ledger, start: u64, seen_addresses: u32) -> ChainWalk<'a> {
+        let end = ledger.tx_count();
+        let height = if start < end { ledger.tx_height(fundtrace_core::TxId(start)) } else { 0 };
+        let next_block_tx = if start < end { ledger.block_txs(height).end } else { 0 };
+        ChainWalk { ledger, columns: ledger.columns(), view: TxView::default(), next_tx: start, end, height, next_block_tx, seen_addresses }
+    }
+
+    /// Loads the next transaction into `view`; returns the first address id new in it.
+    pub fn advance(&mut self) -> Option<u32> {
+        let tx = self.next_tx;
+        if tx >= self.end {
+            return None;
+        }
+        self.next_tx += 1;
+        while tx >= self.next_block_tx {
+            self.height += 1;
+            self.next_block_tx = self.ledger.block_txs(self.height).end;
+        }
+        self.view.load(&self.columns, tx, self.height);
+        let first_new_address = self.seen_addresses;
+        if let Some(max) = self.view.outputs.iter().filter_map(|o| o.address).max() {
+            self.seen_addresses = self.seen_addresses.max(max + 1);
+        }
+        Some(first_new_address)
+    }
+
+    pub fn columns(&self) -> Columns<'a> {
+        self.columns
+    }
+}

@@ -14,7 +14,7 @@ use super::unionfind::UnionFind;
 use crate::change::Context;
 use crate::coinjoin::{self, Rules};
 use crate::expr::ChangeExpr;
-use crate::txview::TxView;
+use crate::txview::ChainWalk;
 
 /// Progress for display: transactions done of the total to do.
 #[derive(Clone, Copy, Debug, Default)]
@@ -246,31 +246,17 @@ pub fn update_with_tags(
     }
     let c = ledger.columns();
     let rules = rules_for(ledger);
-    let mut view = TxView::default();
     let mut summary = UpdateSummary::default();
     let start = m.txs;
     let end = ledger.tx_count();
-    // Addresses are numbered in order of first appearance, so an output address at or above
-    // this count is seen for the first time in the transaction at hand.
-    let mut seen_addresses = m.addresses as u32;
-    let mut height = if start < end {
-        ledger.tx_height(TxId(start))
-    } else {
-        0
-    };
-    let mut next_block_tx = ledger.block_txs(height).end;
+    // The walk knows which output addresses are new in each transaction (the change
+    // heuristics' "fresh address").
     let mut batch: Vec<Merge> = Vec::new();
     let start_stats = m.stats.clone();
-    for tx in start..end {
-        while tx >= next_block_tx {
-            height += 1;
-            next_block_tx = ledger.block_txs(height).end;
-        }
-        view.load(&c, tx, height);
-        let first_new_address = seen_addresses;
-        if let Some(max) = view.outputs.iter().filter_map(|o| o.address).max() {
-            seen_addresses = seen_addresses.max(max + 1);
-        }
+    let mut walk = ChainWalk::new(ledger, start, m.addresses as u32);
+    while let Some(first_new_address) = walk.advance() {
+        let view = &walk.view;
+        let tx = view.tx;
         if view.coinbase {
             continue;
         }

@@ -95,26 +95,14 @@ pub struct ChangeAccuracy {
 pub fn change_accuracy(ledger: &fundtrace_store::Ledger, owner_of: &[Option<u64>]) -> Vec<ChangeAccuracy> {
     use crate::change::{candidates, Context, Heuristic};
     use crate::coinjoin;
-    use crate::txview::TxView;
     let c = ledger.columns();
     let rules = super::build::rules_for(ledger);
     let mut named = [0u64; Heuristic::ALL.len()];
     let mut correct = [0u64; Heuristic::ALL.len()];
     let mut scored = 0u64;
-    let mut view = TxView::default();
-    let mut seen_addresses = 0u32;
-    let mut height = 0u64;
-    let mut next_block_tx = if ledger.block_count() > 0 { ledger.block_txs(0).end } else { 0 };
-    for tx in 0..ledger.tx_count() {
-        while tx >= next_block_tx {
-            height += 1;
-            next_block_tx = ledger.block_txs(height).end;
-        }
-        view.load(&c, tx, height);
-        let first_new_address = seen_addresses;
-        if let Some(max) = view.outputs.iter().filter_map(|o| o.address).max() {
-            seen_addresses = seen_addresses.max(max + 1);
-        }
+    let mut walk = crate::txview::ChainWalk::new(ledger, 0, 0);
+    while let Some(first_new_address) = walk.advance() {
+        let view = &walk.view;
         if view.coinbase || view.outputs.len() < 2 || coinjoin::multi_party(&view, &rules).is_some() {
             continue;
         }
