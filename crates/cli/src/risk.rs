@@ -250,11 +250,16 @@ pub fn run(data_dir: &Path, a: RiskArgs) -> Result<(), Failure> {
         let index = StoredIndex::open(&index_dir(data_dir))
             .filter(|i| u8::try_from(p.max_hops).is_ok_and(|h| i.manifest == index_manifest(&ctx, &attribution, h)));
         for target in &targets {
-            let r = match index.as_ref().map(|i| indexed_score(i, &ctx, &attribution, target, &p)).transpose()?.flatten() {
-                Some(r) => r,
-                None => receiving(&ctx, &attribution, target, &p, a.min_amount)?.0,
+            let scored = match index.as_ref().map(|i| indexed_score(i, &ctx, &attribution, target, &p)).transpose() {
+                Ok(Some(Some(r))) => Ok(r),
+                Ok(_) => receiving(&ctx, &attribution, target, &p, a.min_amount).map(|x| x.0),
+                Err(e) => Err(e),
             };
-            say!("{target}\t{:.2}\t{}", r.score, r.driver.as_deref().unwrap_or("-"));
+            // One bad line (malformed, unknown address) must not stop a batch: say why, go on.
+            match scored {
+                Ok(r) => say!("{target}\t{:.2}\t{}", r.score, r.driver.as_deref().unwrap_or("-")),
+                Err(f) => say!("{target}\t-\terror: {}", f.message),
+            }
         }
         return Ok(());
     }

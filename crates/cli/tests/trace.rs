@@ -134,5 +134,26 @@ fn bad_trace_arguments_are_usage_errors() {
         assert!(!o.status.success(), "{args:?} succeeded");
         assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
     }
+    // Screening a batch: a bad line is reported on its own line, the rest are scored.
+    let incident = &jsonl(&dir.join("world/truth/incidents.jsonl"))[0];
+    let thief = incident["stolen_outputs"][0]["address"].as_str().unwrap();
+    let mut child = bin()
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["risk", "-", "--brief"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(format!("nothex\n{thief}\n").as_bytes()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    let lines: Vec<String> = stdout(&o).lines().map(String::from).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("nothex\t-\terror: "), "{}", lines[0]);
+    let fields: Vec<&str> = lines[1].split('\t').collect();
+    assert_eq!(fields[0], thief);
+    assert!(fields[1].parse::<f64>().is_ok(), "{}", lines[1]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
