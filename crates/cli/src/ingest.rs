@@ -77,7 +77,12 @@ pub fn run(data_dir: &Path, cmd: IngestCommand) -> Result<(), Failure> {
     });
     bar.finish_and_clear();
     let s = summary?;
-    let clustered = crate::cluster::refresh_after_ingest(data_dir)?;
+    // The blocks are committed whatever happens next: a failure to extend the clusters is a
+    // warning with the command that retries it, not a failed ingest.
+    let clustered = crate::cluster::refresh_after_ingest(data_dir).unwrap_or_else(|f| {
+        eprintln!("warning: clusters not extended over the new blocks: {}; run `fundtrace cluster`", f.message);
+        None
+    });
     let secs = start.elapsed().as_secs_f64();
     for w in &s.warnings {
         eprintln!("warning: {w}");
