@@ -8,22 +8,28 @@ use fundtrace_bitcoin::{AddressKey, Network};
 use fundtrace_intel::sanctions::{Date, Listing, Sanctions};
 use fundtrace_intel::tagpack::{best_label, conflicts, Conflict, TagRef, Tags, Taxonomy};
 use fundtrace_store::Ledger;
-use serde::Serialize;
 
 use crate::cluster::Clusters;
 use crate::risk;
 
 /// A sanctions listing of one of the entity's addresses.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct SanctionedAddress {
     pub address: u32,
-    pub name: Option<String>,
-    pub programs: Vec<String>,
-    pub listed_on: String,
-    pub delisted_on: Option<String>,
+    pub listing: Listing,
 }
 
-#[derive(Clone, Debug, Serialize)]
+impl SanctionedAddress {
+    /// The SDN entry's name (none in address-only lists).
+    pub fn name(&self) -> Option<&str> {
+        self.listing.entry.as_ref().map(|e| e.name.as_str())
+    }
+    pub fn programs(&self) -> &[String] {
+        self.listing.entry.as_ref().map_or(&[], |e| e.programs.as_slice())
+    }
+}
+
+#[derive(Clone, Debug)]
 pub struct Entity {
     /// Cluster id (or address id when there are no clusters).
     pub key: u32,
@@ -46,14 +52,7 @@ pub struct Entity {
 impl Entity {
     /// Whether one of its addresses was on a sanctions list on `at` (today when `None`).
     pub fn sanctioned_at(&self, at: Option<Date>) -> bool {
-        self.sanctions.iter().any(|s| {
-            let listed = Date::parse(&s.listed_on).ok();
-            let delisted = s.delisted_on.as_deref().and_then(|d| Date::parse(d).ok());
-            match at {
-                None => delisted.is_none(),
-                Some(d) => listed.is_some_and(|l| l <= d) && delisted.is_none_or(|x| d < x),
-            }
-        })
+        self.sanctions.iter().any(|s| s.listing.active_at(at))
     }
 }
 
@@ -112,23 +111,17 @@ impl<'c> Attribution<'c> {
                 .get(&k)
                 .into_iter()
                 .flatten()
-                .map(|(a, l)| SanctionedAddress {
-                    address: *a,
-                    name: l.entry.as_ref().map(|e| e.name.clone()),
-                    programs: l.entry.as_ref().map(|e| e.programs.clone()).unwrap_or_default(),
-                    listed_on: l.listed_on.to_string(),
-                    delisted_on: l.delisted_on.map(|d| d.to_string()),
-                })
+                .map(|&(address, l)| SanctionedAddress { address, listing: l.clone() })
                 .collect();
             let label = best
                 .as_ref()
                 .map(|b| b.label.clone())
-                .or_else(|| sanctions.iter().find_map(|s| s.name.clone()))
+                .or_else(|| sanctions.iter().find_map(|s| s.name().map(String::from)))
                 .unwrap_or_else(|| "sanctioned address".into());
             let category = best.as_ref().and_then(|b| b.category.clone());
             // Listed today counts as sanctioned for scores; a past listing is history, shown but
             // not scored (an entity delisted years ago is not a sanctioned counterparty now).
-            let listed_now = sanctions.iter().any(|x| x.delisted_on.is_none());
+            let listed_now = sanctions.iter().any(|x| x.listing.active_at(None));
             let abuse = best.as_ref().and_then(|b| b.abuse.clone()).or_else(|| listed_now.then(|| "sanction".to_string()));
             let risk_category = if listed_now { "sanctioned" } else { risk::category_of(category.as_deref(), abuse.as_deref()) };
             entities.insert(

@@ -78,6 +78,7 @@ pub fn build(
     let mut by_address: HashMap<u32, AddressExposure> = HashMap::new();
     let mut ins = Vec::new();
     let mut mix: Vector = Vec::new();
+    let mut funders: Vec<u32> = Vec::new();
     let n = ledger.tx_count();
     for tx in 0..n {
         if tx % (1 << 18) == 0 {
@@ -98,7 +99,7 @@ pub fn build(
         }
         mix.clear();
         let mut v_in = 0u64;
-        let mut funders: Vec<u32> = Vec::new();
+        funders.clear();
         for &(o, v) in &ins {
             v_in += v;
             let vec = live.remove(&o);

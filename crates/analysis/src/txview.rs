@@ -193,8 +193,4 @@ impl<'a> ChainWalk<'a> {
         }
         Some(first_new_address)
     }
-
-    pub fn columns(&self) -> Columns<'a> {
-        self.columns
-    }
 }

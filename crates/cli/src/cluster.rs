@@ -206,16 +206,7 @@ fn open_clusters(data_dir: &Path) -> Result<Clusters, Failure> {
     Clusters::open(&crate::btc_clusters(data_dir))?.ok_or_else(|| Failure::from("no clusters yet: run `fundtrace cluster` first"))
 }
 
-fn address_id(l: &Ledger, network: Network, s: &str) -> Result<u32, Failure> {
-    let key = show::parse_address(s, network)?;
-    l.find_address(key.as_bytes())
-        .map(|a| a.0)
-        .ok_or_else(|| Failure::from(format!("address {} is valid but never appears in the store", key.encode(network))))
-}
-
-fn address_str(l: &Ledger, network: Network, a: u32) -> String {
-    AddressKey::from_bytes(l.address_key(AddressId(a))).map_or_else(|| format!("#{a}"), |k| k.encode(network))
-}
+use crate::show::{address_id, address_str};
 
 fn merge_json(l: &Ledger, network: Network, m: &Merge) -> Value {
     let kind = MergeKind::from_u8(m.kind).unwrap_or(MergeKind::MultiInput);
@@ -344,8 +335,8 @@ fn attribution_of(data_dir: &Path, l: &Ledger, network: Network, c: &Clusters, i
     v["risk_category"] = json!(e.risk_category);
     v["conflicts"] = json!(e.conflicts);
     v["sanctions"] = json!(e.sanctions.iter().map(|s| json!({
-        "address": address_str(l, network, s.address), "name": s.name, "programs": s.programs,
-        "listed_on": s.listed_on, "delisted_on": s.delisted_on,
+        "address": address_str(l, network, s.address), "name": s.name(), "programs": s.programs(),
+        "listed_on": s.listing.listed_on, "delisted_on": s.listing.delisted_on,
     })).collect::<Vec<_>>());
     let packs: std::collections::HashMap<i64, String> = intel.packs()?.into_iter().map(|p| (p.id, p.uri)).collect();
     let mut rows = Vec::new();
@@ -400,23 +391,28 @@ fn alarms(data_dir: &Path, j: JsonFlag) -> Result<(), Failure> {
     Ok(())
 }
 
-fn evaluate_cmd(data_dir: &Path, a: EvaluateArgs) -> Result<(), Failure> {
-    let (l, network) = show::open(data_dir)?;
-    let c = open_clusters(data_dir)?;
-    let path = a.truth.join("addresses.jsonl");
+/// The owner of every address id of a ledger, from a simulated world's ground truth
+/// (`truth/addresses.jsonl`); errors name the file and line.
+pub fn truth_owners(l: &Ledger, network: Network, truth: &Path) -> Result<Vec<Option<u64>>, Failure> {
+    let path = truth.join("addresses.jsonl");
     let text = std::fs::read_to_string(&path).map_err(|e| Failure::from(format!("{}: {e}", path.display())))?;
-    let mut owner: Vec<Option<u64>> = vec![None; c.manifest.addresses as usize];
+    let mut owner: Vec<Option<u64>> = vec![None; l.address_count() as usize];
     for (n, line) in text.lines().enumerate() {
         let bad = |what: &str| Failure::from(format!("{}:{}: {what}", path.display(), n + 1));
         let v: Value = serde_json::from_str(line).map_err(|e| bad(&e.to_string()))?;
         let (Some(s), Some(e)) = (v["address"].as_str(), v["entity"].as_u64()) else { return Err(bad("expected {\"address\", \"entity\"}")) };
         let key = AddressKey::parse(s, network).map_err(|e| bad(&e.to_string()))?;
         if let Some(id) = l.find_address(key.as_bytes()) {
-            if let Some(slot) = owner.get_mut(id.index()) {
-                *slot = Some(e);
-            }
+            owner[id.index()] = Some(e);
         }
     }
+    Ok(owner)
+}
+
+fn evaluate_cmd(data_dir: &Path, a: EvaluateArgs) -> Result<(), Failure> {
+    let (l, network) = show::open(data_dir)?;
+    let c = open_clusters(data_dir)?;
+    let owner = truth_owners(&l, network, &a.truth)?;
     let score = evaluate::pairwise(c.assignment(), &owner);
     let mut v = serde_json::to_value(&score).expect("serializable");
     v["configuration"] = Value::String(cluster::build::describe(&c.manifest.config));

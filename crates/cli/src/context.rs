@@ -5,15 +5,15 @@ use std::path::Path;
 
 use fundtrace_analysis::cluster::Clusters;
 use fundtrace_analysis::entity::{Attribution, Entity};
-use fundtrace_bitcoin::{AddressKey, Network};
-use fundtrace_core::{AddressId, Hash32, TxId};
+use fundtrace_bitcoin::Network;
+use fundtrace_core::TxId;
 use fundtrace_intel::sanctions::Sanctions;
 use fundtrace_intel::tagpack::Tags;
 use fundtrace_intel::Intel;
 use fundtrace_store::Ledger;
 use serde_json::{json, Value};
 
-use crate::{show, usage, Failure};
+use crate::{show, Failure};
 
 pub struct Context {
     pub ledger: Ledger,
@@ -42,20 +42,15 @@ impl Context {
     }
 
     pub fn address_id(&self, s: &str) -> Result<u32, Failure> {
-        let key = show::parse_address(s, self.network)?;
-        self.ledger
-            .find_address(key.as_bytes())
-            .map(|a| a.0)
-            .ok_or_else(|| Failure::from(format!("address {} is valid but never appears in the store", key.encode(self.network))))
+        show::address_id(&self.ledger, self.network, s)
     }
 
     pub fn address_str(&self, a: u32) -> String {
-        AddressKey::from_bytes(self.ledger.address_key(AddressId(a))).map_or_else(|| format!("#{a}"), |k| k.encode(self.network))
+        show::address_str(&self.ledger, self.network, a)
     }
 
     pub fn tx_id(&self, s: &str) -> Result<u64, Failure> {
-        let txid = Hash32::from_display_hex(s).ok_or_else(|| usage(format!("malformed txid {s:?}: expected 64 hex digits")))?;
-        self.ledger.find_tx(&txid).map(|t| t.0).ok_or_else(|| Failure::from(format!("unknown transaction {txid} (not in the store)")))
+        show::find_tx(&self.ledger, &show::txid_arg(s)?).map(|t| t.0)
     }
 
     pub fn txid(&self, tx: u64) -> String {

@@ -6,11 +6,10 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use fundtrace_bitcoin::{AddressKey, Header, Network};
-use fundtrace_core::{Hash32, InputId, OutputId};
+use fundtrace_bitcoin::{AddressKey, Header};
+use fundtrace_core::{InputId, OutputId};
 use fundtrace_intel::sanctions::{self, Date, Listing, Sanctions, Screening, Status, VersionReport};
 use fundtrace_intel::Intel;
-use fundtrace_store::Ledger;
 use serde_json::{json, Value};
 
 use crate::show::JsonFlag;
@@ -303,10 +302,9 @@ fn addresses(args: &[String]) -> Result<Vec<Query>, Failure> {
 /// A transaction's input and output addresses (each once, with where it occurs), its block's
 /// date, and a summary of the transaction.
 fn tx_addresses(data_dir: &Path, txid: &str) -> Result<(Vec<Query>, Date, Value), Failure> {
-    let hash = Hash32::from_display_hex(txid).ok_or_else(|| usage(format!("malformed txid {txid:?}: expected 64 hex digits")))?;
-    let l = Ledger::open(&crate::btc_store(data_dir))?;
-    let network = Network::from_name(&l.manifest.network).ok_or_else(|| Failure::from(format!("unknown network {:?}", l.manifest.network)))?;
-    let id = l.find_tx(&hash).ok_or_else(|| Failure::from(format!("unknown transaction {hash} (not in the store)")))?;
+    let hash = crate::show::txid_arg(txid)?;
+    let (l, network) = crate::show::open(data_dir)?;
+    let id = crate::show::find_tx(&l, &hash)?;
     let height = l.tx_height(id);
     let block = l.block(height).ok_or_else(|| Failure::from(format!("block {height} missing from the store")))?;
     let time = Header::decode(&block.header).time;

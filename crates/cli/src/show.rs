@@ -160,14 +160,36 @@ fn address_string(l: &Ledger, network: Network, a: Option<AddressId>) -> Value {
     }
 }
 
-fn txid_arg(s: &str) -> Result<Hash32, Failure> {
+/// An address id as its string on `network` (`#id` for a key that is not an address).
+pub fn address_str(l: &Ledger, network: Network, a: u32) -> String {
+    AddressKey::from_bytes(l.address_key(AddressId(a))).map_or_else(|| format!("#{a}"), |k| k.encode(network))
+}
+
+/// A txid argument; a malformed one is a usage error.
+pub fn txid_arg(s: &str) -> Result<Hash32, Failure> {
     Hash32::from_display_hex(s).ok_or_else(|| usage(format!("malformed txid {s:?}: expected 64 hex digits")))
+}
+
+/// The stored transaction with this txid; a well-formed txid not in the store is a failure.
+pub fn find_tx(l: &Ledger, txid: &Hash32) -> Result<TxId, Failure> {
+    l.find_tx(txid).ok_or_else(|| Failure::from(format!("unknown transaction {txid} (not in the store)")))
+}
+
+/// The stored address of a valid address key; one that never appears is a failure.
+pub fn find_address(l: &Ledger, network: Network, key: &AddressKey) -> Result<AddressId, Failure> {
+    l.find_address(key.as_bytes())
+        .ok_or_else(|| Failure::from(format!("address {} is valid but never appears in the store", key.encode(network))))
+}
+
+/// An address argument resolved to its id (malformed: usage error; unknown: failure).
+pub fn address_id(l: &Ledger, network: Network, s: &str) -> Result<u32, Failure> {
+    find_address(l, network, &parse_address(s, network)?).map(|a| a.0)
 }
 
 pub fn tx(data_dir: &Path, a: TxArgs) -> Result<(), Failure> {
     let txid = txid_arg(&a.txid)?;
     let (l, network) = open(data_dir)?;
-    let id = l.find_tx(&txid).ok_or_else(|| Failure::from(format!("unknown transaction {txid} (not in the store)")))?;
+    let id = find_tx(&l, &txid)?;
     let t = l.tx(id);
     let height = l.tx_height(id);
     let header = Header::decode(&l.block(height).unwrap().header);
@@ -292,9 +314,7 @@ pub fn address(data_dir: &Path, a: AddressArgs) -> Result<(), Failure> {
     let (l, network) = open(data_dir)?;
     let key = parse_address(&a.address, network)?;
     let canonical = key.encode(network);
-    let id = l
-        .find_address(key.as_bytes())
-        .ok_or_else(|| Failure::from(format!("address {canonical} is valid but never appears in the store")))?;
+    let id = find_address(&l, network, &key)?;
     // Per transaction: (received, sent), keyed by tx id so the list comes out in chain order.
     let mut per_tx: std::collections::BTreeMap<u64, (u64, u64)> = Default::default();
     let (mut received, mut sent, mut outputs) = (0u64, 0u64, 0u64);

@@ -143,20 +143,6 @@ pub struct DemoArgs {
     txs: u64,
 }
 
-/// Owner of every address id of a simulated world's ledger, from its ground truth.
-fn truth_owners(ledger: &fundtrace_store::Ledger, world: &Path, network: &str) -> Result<Vec<Option<u64>>, Failure> {
-    let network = Network::from_name(network).ok_or_else(|| Failure::from(format!("unknown network {network}")))?;
-    let mut owner = vec![None; ledger.address_count() as usize];
-    for line in std::fs::read_to_string(world.join("truth/addresses.jsonl"))?.lines() {
-        let v: serde_json::Value = serde_json::from_str(line)?;
-        let key = fundtrace_bitcoin::AddressKey::parse(v["address"].as_str().unwrap_or(""), network)?;
-        if let Some(a) = ledger.find_address(key.as_bytes()) {
-            owner[a.index()] = v["entity"].as_u64();
-        }
-    }
-    Ok(owner)
-}
-
 /// Simulates a small world, ingests it, clusters and attributes it, and traces its theft
 /// next to the ground truth.
 pub fn demo(data_dir: Option<&Path>, a: DemoArgs) -> Result<(), Failure> {
@@ -189,7 +175,8 @@ pub fn demo(data_dir: Option<&Path>, a: DemoArgs) -> Result<(), Failure> {
     let config = fundtrace_analysis::cluster::ClusterConfig::default();
     let built = fundtrace_analysis::cluster::update(&ledger, &crate::btc_clusters(&data_dir), &config, false, &mut |_| {})?;
     let clusters = fundtrace_analysis::cluster::Clusters::open(&crate::btc_clusters(&data_dir))?.ok_or("no clusters after clustering")?;
-    let owners = truth_owners(&ledger, &out, s.network.as_str())?;
+    let network = Network::from_name(&s.network).ok_or_else(|| Failure::from(format!("unknown network {}", s.network)))?;
+    let owners = crate::cluster::truth_owners(&ledger, network, &out.join("truth"))?;
     let score = fundtrace_analysis::cluster::evaluate::pairwise(clusters.assignment(), &owners);
     say!(
         "{} addresses in {} clusters ({} CoinJoins excluded); against the ground truth: pairwise precision {:.4}, recall {:.4}",

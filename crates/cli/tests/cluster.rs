@@ -86,7 +86,6 @@ fn ingest_extends_clusters_and_a_crash_at_any_step_of_an_update_recovers() {
         // Cluster the first 120 blocks, then let ingest extend the clusters to the tip.
         assert!(run(&dir, &["ingest", "btc", "--max-height", "120", "--blocks-dir", &regtest(&data)]).status.success());
         let first = json(&run(&dir, &["cluster", "--json"]));
-        let before = json(&run(&dir, &["cluster", "--digest", "--json"]))["content_sha256"].clone();
         assert!(run(&dir, &["ingest", "btc", "--blocks-dir", &regtest(&data)]).status.success());
         // Ingest extended them already; rebuild the interrupted way: crash during the update.
         let reset = tmp(&format!("{point}-b"));
@@ -110,7 +109,6 @@ fn ingest_extends_clusters_and_a_crash_at_any_step_of_an_update_recovers() {
         let want_txs = if point == "cluster-after-manifest" { serde_json::json!(356) } else { first["transactions_clustered"].clone() };
         assert_eq!(manifest["txs"], want_txs, "{point}");
         let d = json(&run(&reset, &["cluster", "--digest", "--json"]))["content_sha256"].clone();
-        assert_ne!(before, d);
         assert_eq!(d.as_str().unwrap(), want, "{point}: the next run must finish like an uninterrupted one");
         assert_eq!(json(&run(&dir, &["cluster", "--digest", "--json"]))["content_sha256"], want.as_str());
         std::fs::remove_dir_all(&dir).unwrap();

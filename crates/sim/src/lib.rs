@@ -138,23 +138,9 @@ fn write_public_tags(w: &World, incidents: &[truth::Incident], dir: &Path) -> st
             tags.push(truth::PublicTag { address: so.address.clone(), label, category: "perpetrator", abuse: Some("service_hack"), entity: inc.thief });
         }
     }
-    let days = w.time() as i64 / 86_400;
     let title = format!("Simulated world, seed {}", w.cfg.seed);
-    truth::write_tagpack(&dir.join("tags.yaml"), &title, &civil_date(days), &tags)
-}
-
-/// YYYY-MM-DD of a day count since 1970-01-01 (Howard Hinnant's civil_from_days).
-fn civil_date(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    format!("{y:04}-{m:02}-{d:02}")
+    let lastmod = fundtrace_core::Date::from_unix(w.time() as i64).to_string();
+    truth::write_tagpack(&dir.join("tags.yaml"), &title, &lastmod, &tags)
 }
 
 /// One block: matured coinbases become spendable, incidents and mixers act, everyday

@@ -16,7 +16,6 @@
 
 pub mod address;
 pub mod b10c;
-pub mod date;
 pub mod history;
 pub mod import;
 pub mod screen;
@@ -24,7 +23,7 @@ pub mod sdn_csv;
 pub mod versions;
 
 pub use address::{normalize, Format, Normalized};
-pub use date::Date;
+pub use fundtrace_core::Date;
 pub use import::{import, ImportReport, VersionReport, VersionStatus};
 pub use screen::{Listing, Sanctions, Screening, Status};
 pub use versions::{versions, ListVersion};

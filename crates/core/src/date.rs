@@ -1,4 +1,5 @@
-//! Calendar dates (UTC) of list versions and screening, as `YYYY-MM-DD`.
+//! Calendar dates (UTC), as `YYYY-MM-DD`: sanctions list versions and screening dates, the
+//! lastmod of simulated tag packs.
 //!
 //! Lists are published per day and screening asks "was it listed on that day", so a day number
 //! is all the precision there is; no time zone enters except UTC for block times.
@@ -85,6 +86,13 @@ fn days_from_civil(y: i32, m: u32, d: u32) -> i32 {
     let doy = (153 * mp + 2) / 5 + d as i32 - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+/// As its `YYYY-MM-DD` string, in JSON output.
+impl serde::Serialize for Date {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 impl fmt::Display for Date {
