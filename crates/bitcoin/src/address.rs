@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use bech32::{hrp::Hrp, segwit, Fe32};
+use bech32::segwit;
 use fundtrace_core::ScriptType;
 
 use crate::network::Network;
@@ -52,18 +52,22 @@ impl AddressKey {
 
     /// The address string on `network`.
     pub fn encode(&self, network: Network) -> String {
+        let mut s = String::with_capacity(64);
+        self.encode_into(network, &mut s);
+        s
+    }
+
+    /// Appends the address string on `network` to `out` (no allocation of its own: the
+    /// simulator and exports write hundreds of millions of addresses).
+    pub fn encode_into(&self, network: Network, out: &mut String) {
         let (p2pkh, p2sh) = network.base58_versions();
-        let hrp = Hrp::parse(network.bech32_hrp()).expect("valid constant hrp");
-        let seg = |version: u8, program: &[u8]| {
-            let v = Fe32::try_from(version).expect("version 0..=16");
-            segwit::encode(hrp, v, program).expect("program length checked at construction")
-        };
+        let hrp = network.bech32_hrp();
         match self.kind() {
-            ScriptType::P2pkh => base58check(p2pkh, self.payload()),
-            ScriptType::P2sh => base58check(p2sh, self.payload()),
-            ScriptType::P2wpkh | ScriptType::P2wsh => seg(0, self.payload()),
-            ScriptType::P2tr => seg(1, self.payload()),
-            ScriptType::WitnessUnknown => seg(self.payload()[0], &self.payload()[1..]),
+            ScriptType::P2pkh => base58check(p2pkh, self.payload(), out),
+            ScriptType::P2sh => base58check(p2sh, self.payload(), out),
+            ScriptType::P2wpkh | ScriptType::P2wsh => segwit_address(hrp, 0, self.payload(), out),
+            ScriptType::P2tr => segwit_address(hrp, 1, self.payload(), out),
+            ScriptType::WitnessUnknown => segwit_address(hrp, self.payload()[0], &self.payload()[1..], out),
             other => unreachable!("no address key of kind {other:?}"),
         }
     }
@@ -121,7 +125,7 @@ impl fmt::Debug for AddressKey {
 /// Base58check of `[version][20-byte hash]`. A fixed-size specialisation (the 25-byte number
 /// divided by 58^5 per step in 32-bit limbs): the simulator and exports encode millions of
 /// addresses, and the generic encoder was a tenth of the simulator's time.
-fn base58check(version: u8, payload: &[u8]) -> String {
+fn base58check(version: u8, payload: &[u8], out: &mut String) {
     const ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
     debug_assert_eq!(payload.len(), 20);
     let mut bytes = [0u8; 28]; // 3 zero bytes of padding + 25 bytes, as 7 big-endian u32 limbs
@@ -153,10 +157,73 @@ fn base58check(version: u8, payload: &[u8]) -> String {
         n -= 1;
     }
     let zeros = bytes[3..].iter().take_while(|&&b| b == 0).count();
-    let mut s = String::with_capacity(zeros + n);
-    s.extend(std::iter::repeat_n('1', zeros));
-    s.extend(digits[..n].iter().rev().map(|&d| ALPHABET[d as usize] as char));
-    s
+    out.extend(std::iter::repeat_n('1', zeros));
+    out.extend(digits[..n].iter().rev().map(|&d| ALPHABET[d as usize] as char));
+}
+
+/// A segwit address (BIP173 bech32 for version 0, BIP350 bech32m for 1..=16), written
+/// directly: the bech32 crate's formatter-based encoder was the simulator's largest cost
+/// after hashing. Checked against that crate in the tests.
+fn segwit_address(hrp: &str, version: u8, program: &[u8], out: &mut String) {
+    const CHARSET: &[u8; 32] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+    let mut sym = [0u8; 1 + 65]; // version + up to 40 bytes as 5-bit groups
+    sym[0] = version;
+    let mut n = 1;
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &b in program {
+        acc = (acc << 8) | b as u32;
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            sym[n] = ((acc >> bits) & 31) as u8;
+            n += 1;
+        }
+    }
+    if bits > 0 {
+        sym[n] = ((acc << (5 - bits)) & 31) as u8;
+        n += 1;
+    }
+    let mut chk = 1u32;
+    for c in hrp.bytes() {
+        chk = polymod_step(chk, c >> 5);
+    }
+    chk = polymod_step(chk, 0);
+    for c in hrp.bytes() {
+        chk = polymod_step(chk, c & 31);
+    }
+    for &v in &sym[..n] {
+        chk = polymod_step(chk, v);
+    }
+    for _ in 0..6 {
+        chk = polymod_step(chk, 0);
+    }
+    chk ^= if version == 0 { 1 } else { 0x2bc8_30a3 };
+    out.push_str(hrp);
+    out.push('1');
+    out.extend(sym[..n].iter().map(|&v| CHARSET[v as usize] as char));
+    out.extend((0..6).map(|i| CHARSET[((chk >> (5 * (5 - i))) & 31) as usize] as char));
+}
+
+/// One step of the bech32 checksum (BIP173's polymod), with the generator's combinations for
+/// the five bits shifted out precomputed.
+fn polymod_step(chk: u32, v: u8) -> u32 {
+    const GEN: [u32; 5] = [0x3b6a_57b2, 0x2650_8e6d, 0x1ea1_19fa, 0x3d42_33dd, 0x2a14_62b3];
+    const TABLE: [u32; 32] = {
+        let mut t = [0u32; 32];
+        let mut b = 0;
+        while b < 32 {
+            let mut i = 0;
+            while i < 5 {
+                if (b >> i) & 1 == 1 {
+                    t[b] ^= GEN[i];
+                }
+                i += 1;
+            }
+            b += 1;
+        }
+        t
+    };
+    ((chk & 0x1ff_ffff) << 5) ^ v as u32 ^ TABLE[(chk >> 25) as usize]
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,22 +270,37 @@ mod tests {
 
     #[test]
     fn fast_base58check_matches_the_generic_encoder() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rng = fundtrace_core::testdata::XorShift(0x9e37_79b9_7f4a_7c15);
         for i in 0..2000u32 {
-            let mut payload = [0u8; 20];
-            for b in payload.iter_mut() {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                *b = x as u8;
-            }
+            let mut payload: [u8; 20] = rng.bytes(20).try_into().unwrap();
             if i % 7 == 0 {
                 payload[..(i as usize % 20)].fill(0); // leading zeros become leading '1's
             }
             for version in [0x00u8, 0x05, 0x6f, 0xc4] {
                 let mut v = vec![version];
                 v.extend_from_slice(&payload);
-                assert_eq!(base58check(version, &payload), bs58::encode(v).with_check().into_string());
+                let mut s = String::new();
+                base58check(version, &payload, &mut s);
+                assert_eq!(s, bs58::encode(v).with_check().into_string());
+            }
+        }
+    }
+
+    /// The direct segwit encoder against the bech32 crate, for every witness version, the
+    /// program lengths addresses use and the extremes BIP173 allows, on every network.
+    #[test]
+    fn fast_segwit_encoder_matches_the_bech32_crate() {
+        let mut rng = fundtrace_core::testdata::XorShift(0x2545_f491_4f6c_dd1d);
+        for i in 0..3000usize {
+            let len = [20, 32, 2, 40, 25][i % 5];
+            let version = if len == 20 || len == 32 { (i / 5 % 17) as u8 } else { 1 + (i % 16) as u8 };
+            let program = rng.bytes(len);
+            for network in [Network::Main, Network::Testnet4, Network::Regtest] {
+                let hrp = bech32::Hrp::parse(network.bech32_hrp()).unwrap();
+                let want = segwit::encode(hrp, bech32::Fe32::try_from(version).unwrap(), &program).unwrap();
+                let mut got = String::new();
+                segwit_address(network.bech32_hrp(), version, &program, &mut got);
+                assert_eq!(got, want, "version {version}, {len} bytes");
             }
         }
     }

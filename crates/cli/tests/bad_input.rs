@@ -61,15 +61,7 @@ fn random_bytes() {
     if fundtrace_core::testdata::dir("bad input").is_none() {
         return;
     }
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    let b: Vec<u8> = (0..4096)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let b = fundtrace_core::testdata::XorShift(0x2545_f491_4f6c_dd1d).bytes(4096);
     check_rejected("random", &b, &["at byte 0", "wrong magic"]);
 }
 

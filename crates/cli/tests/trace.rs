@@ -50,8 +50,8 @@ fn forward_trace_accounts_for_every_satoshi_and_finds_the_cash_outs() {
     assert_eq!(t["seeded"], incident["stolen_value"]);
     let n = |k: &str| t[k].as_u64().unwrap();
     assert_eq!(n("reached_endpoints") + n("unspent") + n("hop_limited") + n("time_limited") + n("dust") + n("fees"), n("seeded"));
-    // Every endpoint the trace names is an entity the coins truly reached, with no more than
-    // the truth says reached it (value-traceable routes only).
+    // Against the truth: the value the thief truly sent to each service by routes a value
+    // trace can follow (not the mixers' later payouts).
     let mut truth: BTreeMap<String, u64> = BTreeMap::new();
     for e in incident["endpoints"].as_array().unwrap() {
         if e["route"] != "via_mixer" {
@@ -60,15 +60,39 @@ fn forward_trace_accounts_for_every_satoshi_and_finds_the_cash_outs() {
     }
     let endpoints = t["endpoints"].as_array().unwrap();
     assert!(!endpoints.is_empty());
-    let mut found = 0u64;
+    // What the trace credits to each service: its endpoints, plus taint left unspent at
+    // addresses the truth says the service owns (deposit addresses no tag or cluster links to
+    // it yet, in a world that ends soon after the theft: unattributed, not lost).
+    let owner: BTreeMap<String, u64> = jsonl(&dir.join("world/truth/addresses.jsonl"))
+        .iter()
+        .map(|a| (a["address"].as_str().unwrap().to_string(), a["entity"].as_u64().unwrap()))
+        .collect();
+    let mut credited: BTreeMap<String, u64> = BTreeMap::new();
     for e in endpoints {
-        let label = e["label"].as_str().unwrap();
-        let want = truth.get(label).copied().unwrap_or_else(|| panic!("{label} was never reached"));
-        assert!(e["amount"].as_u64().unwrap() <= want, "{label}: {} traced, {want} true", e["amount"]);
-        found += e["amount"].as_u64().unwrap();
+        *credited.entry(e["label"].as_str().unwrap().to_string()).or_default() += e["amount"].as_u64().unwrap();
     }
-    let exchanges: u64 = truth.iter().filter(|(k, _)| k.starts_with("Exchange") || k.starts_with("OTC")).map(|(_, v)| v).sum();
-    assert!(found as f64 >= 0.9 * exchanges as f64, "{found} of {exchanges}");
+    for row in std::fs::read_to_string(&csv).unwrap().lines().skip(1) {
+        // txid,vout,address,value,tainted,hop,stop,spent_by
+        let f: Vec<&str> = row.split(',').collect();
+        let name = &names[&owner[f[2]]];
+        if f[6] == "unspent" && truth.contains_key(name) {
+            *credited.entry(name.clone()).or_default() += f[4].parse::<u64>().unwrap();
+        }
+    }
+    // Credit up to the true amount is found; beyond it, misattributed. Misattribution cannot
+    // be zero in general, for two reasons no value trace sees past: a CoinJoin hands taint to
+    // co-participants' outputs (which later reach services the thief never paid), and a
+    // service deposit address not linked to its service forwards the coins to the next
+    // service. The bars: at least 95% found, at most 1% misattributed.
+    let (mut found, mut misattributed) = (0u64, 0u64);
+    for (label, &amount) in &credited {
+        let true_amount = truth.get(label).copied().unwrap_or(0);
+        found += amount.min(true_amount);
+        misattributed += amount.saturating_sub(true_amount);
+    }
+    let reached: u64 = truth.values().sum();
+    assert!(found as f64 >= 0.95 * reached as f64, "{found} of {reached} found: {credited:?} vs {truth:?}");
+    assert!(misattributed as f64 <= 0.01 * reached as f64, "{misattributed} of {reached} misattributed: {credited:?} vs {truth:?}");
     assert!(!t["peel_chains"].as_array().unwrap().is_empty(), "the typology's peel chains are reported");
 
     // The exports hold one edge (row) per tainted output.

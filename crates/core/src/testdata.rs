@@ -17,3 +17,20 @@ pub fn dir(what: &str) -> Option<PathBuf> {
         None
     }
 }
+
+/// Marsaglia's xorshift64: reproducible pseudo-random test inputs (arbitrary bytes for
+/// robustness tests, payloads for encoder cross-checks) without a dependency.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// `n` bytes, each the low byte of one step.
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next_u64() as u8).collect()
+    }
+}

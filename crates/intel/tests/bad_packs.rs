@@ -127,13 +127,8 @@ fn mutated_packs_never_panic() {
     let cut = actors.match_indices("\n- id: ").nth(5).unwrap().0 + 1;
     let seeds = [read(&data.join("packs/ronin_bridge.yaml")), read(&data.join("packs/lazarus.yaml")), actors[..cut].to_string()];
     let alphabet = b":-'\"[]{}#&*!|>?%@`,\n \t0xTFa~\\";
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = fundtrace_core::testdata::XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut next = move || rng.next_u64();
     let (mut accepted, mut refused) = (0, 0);
     for round in 0..6000 {
         let mut b = seeds[round % seeds.len()].clone().into_bytes();

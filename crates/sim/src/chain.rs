@@ -5,8 +5,7 @@
 //! carries real proof of work (the regtest target is met by about every second header hash);
 //! a mainnet-like chain keeps mainnet's framing and addresses but not its work.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use fundtrace_bitcoin::chain::meets_target;
@@ -16,6 +15,7 @@ use fundtrace_bitcoin::merkle::merkle_root;
 use fundtrace_bitcoin::{Header, Network};
 use fundtrace_core::{hex_decode, BlockHash, Hash32};
 
+use crate::direct::DirectWriter;
 use crate::tx::{coinbase, Addr, BuiltTx};
 
 /// Bitcoin Core's maximum block file size.
@@ -51,7 +51,7 @@ pub struct ChainWriter {
     network: Network,
     xor: Option<[u8; 8]>,
     file_no: u32,
-    file: BufWriter<File>,
+    file: DirectWriter,
     file_pos: u64,
     bits: u32,
     /// Height of the last block written.
@@ -76,7 +76,7 @@ impl ChainWriter {
             network,
             xor,
             file_no: 0,
-            file: BufWriter::with_capacity(1 << 20, File::create(dir.join("blk00000.dat"))?),
+            file: DirectWriter::create(&dir.join("blk00000.dat"))?,
             file_pos: 0,
             bits: Header::decode(&header).bits,
             height: 0,
@@ -96,11 +96,10 @@ impl ChainWriter {
     fn write_record_parts(&mut self, parts: &[&[u8]]) -> std::io::Result<()> {
         let len: usize = parts.iter().map(|p| p.len()).sum();
         if self.file_pos > 0 && self.file_pos + 8 + len as u64 > MAX_BLK_FILE {
-            self.file.flush()?;
             self.file_no += 1;
             self.files += 1;
             let name = format!("blk{:05}.dat", self.file_no);
-            self.file = BufWriter::with_capacity(1 << 20, File::create(self.dir.join(name))?);
+            std::mem::replace(&mut self.file, DirectWriter::create(&self.dir.join(name))?).finish()?;
             self.file_pos = 0;
         }
         let mut frame = [0u8; 8];
@@ -160,9 +159,9 @@ impl ChainWriter {
         Ok(cb)
     }
 
-    pub fn finish(mut self) -> std::io::Result<()> {
-        self.file.flush()?;
-        self.file.get_ref().sync_all()
+    /// Writes what is buffered and waits until the last file is on the device.
+    pub fn finish(self) -> std::io::Result<()> {
+        self.file.finish()
     }
 }
 

@@ -97,7 +97,7 @@ fn pay_someone(w: &mut World, to_kind: Kind) -> bool {
     }
     let amount = amount_from(w, avail);
     // Old and mobile wallets show the same receive address again; others a fresh one.
-    let reuse = matches!(w.entities[to as usize].software, Software::Legacy | Software::Mobile) && w.rng.chance(0.5);
+    let reuse = matches!(w.software(to), Software::Legacy | Software::Mobile) && w.rng.chance(0.5);
     let addr = if reuse { w.fixed_address(to, MAIN) } else { w.new_address(to) };
     w.pay(from, MAIN, &[(to, MAIN, addr, amount)], 8).is_some()
 }

@@ -14,6 +14,7 @@
 
 pub mod chain;
 pub mod coinjoin;
+pub mod direct;
 pub mod economy;
 pub mod incident;
 pub mod mixer;

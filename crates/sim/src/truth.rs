@@ -10,6 +10,7 @@ use std::path::Path;
 use fundtrace_bitcoin::Network;
 use serde::Serialize;
 
+use crate::direct::DirectWriter;
 use crate::tx::Addr;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -104,7 +105,7 @@ pub struct Incident {
 
 pub struct Truth {
     network: Network,
-    addresses: BufWriter<File>,
+    addresses: DirectWriter,
     coinjoins: BufWriter<File>,
     pub address_count: u64,
     line: String,
@@ -115,7 +116,7 @@ impl Truth {
         std::fs::create_dir_all(dir)?;
         Ok(Truth {
             network,
-            addresses: BufWriter::with_capacity(1 << 20, File::create(dir.join("addresses.jsonl"))?),
+            addresses: DirectWriter::create(&dir.join("addresses.jsonl"))?,
             coinjoins: BufWriter::new(File::create(dir.join("coinjoins.jsonl"))?),
             address_count: 0,
             line: String::with_capacity(128),
@@ -130,7 +131,9 @@ impl Truth {
     pub fn address(&mut self, addr: &Addr, entity: u32) -> std::io::Result<()> {
         use std::fmt::Write as _;
         self.line.clear();
-        let _ = write!(self.line, "{{\"address\":\"{}\",\"entity\":{entity}}}\n", addr.key().encode(self.network));
+        self.line.push_str("{\"address\":\"");
+        addr.key().encode_into(self.network, &mut self.line);
+        let _ = writeln!(self.line, "\",\"entity\":{entity}}}");
         self.address_count += 1;
         self.addresses.write_all(self.line.as_bytes())
     }
@@ -142,7 +145,7 @@ impl Truth {
 
     pub fn finish(mut self) -> std::io::Result<()> {
         self.coinjoins.flush()?;
-        self.addresses.flush()
+        self.addresses.finish()
     }
 }
 

@@ -190,6 +190,10 @@ pub struct World {
     pub thief_of: FastMap<u32, usize>,
     /// Per entity: is it a thief (checked on every transaction).
     pub is_thief: Vec<bool>,
+    /// Per entity: its wallet software, looked up for every address and transaction. Kept
+    /// apart from `entities` so that millions of random lookups hit a dense byte array (one
+    /// cache line holds 64 entities) instead of a 48-byte record each.
+    software: Vec<Software>,
     pub incidents: Vec<crate::incident::IncidentState>,
     pub mixer_payouts: Vec<crate::mixer::Payout>,
     /// Role and route the next transactions play in an incident (set by incident code).
@@ -202,6 +206,24 @@ pub struct World {
     pub fresh: Vec<(Addr, u32)>,
     /// Kept addresses (hot wallets, deposit addresses) not yet paid on chain.
     pub unrecorded: FastMap<Addr, u32>,
+    scratch_ins: Vec<(Utxo, u32)>,
+    scratch_outs: Vec<(u64, Addr)>,
+    /// Individuals drawn before they are needed (see `random_of`).
+    ahead: VecDeque<u32>,
+}
+
+/// How many individuals are drawn ahead of use.
+const LOOKAHEAD: usize = 8;
+
+/// Asks the CPU to start loading `p`'s cache line (a hint: no access, no fault).
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    // SAFETY: a prefetch never dereferences its address (any value is allowed, no fault can
+    // result), and SSE, which it needs, is part of the x86_64 baseline.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
+    };
 }
 
 const COUNTRIES: [&str; 12] = ["US", "KR", "JP", "SG", "HK", "GB", "DE", "CH", "SC", "RU", "TR", "BR"];
@@ -226,6 +248,7 @@ impl World {
             txs_written: 0,
             thief_of: FastMap::default(),
             is_thief: Vec::new(),
+            software: Vec::new(),
             incidents: Vec::new(),
             mixer_payouts: Vec::new(),
             role: "",
@@ -233,6 +256,9 @@ impl World {
             premix_owners: Default::default(),
             fresh: Vec::new(),
             unrecorded: FastMap::default(),
+            scratch_ins: Vec::new(),
+            scratch_outs: Vec::new(),
+            ahead: VecDeque::with_capacity(LOOKAHEAD),
         }
     }
 
@@ -242,15 +268,41 @@ impl World {
         self.entities.push(Entity { id, kind, name, country, software });
         self.wallets.push(Wallet::default());
         self.is_thief.push(kind == Kind::Thief);
+        self.software.push(software);
         self.by_kind[kind as usize].push(id);
         id
+    }
+
+    pub fn software(&self, entity: u32) -> Software {
+        self.software[entity as usize]
     }
 
     pub fn of_kind(&self, kind: Kind) -> &[u32] {
         &self.by_kind[kind as usize]
     }
 
+    /// A random entity of `kind`.
+    ///
+    /// Individuals, millions of them, are drawn `LOOKAHEAD` calls ahead: with that many
+    /// wallets the simulator is bound by memory latency (a wallet and its coins are two cache
+    /// misses, a third of the run at 20 M transactions), and knowing the next participants
+    /// early lets their wallets, then their coins, load while earlier transactions are built.
     pub fn random_of(&mut self, kind: Kind) -> Option<u32> {
+        if kind == Kind::Individual && !self.of_kind(kind).is_empty() {
+            while self.ahead.len() < LOOKAHEAD {
+                let i = self.rng.below(self.of_kind(kind).len() as u64) as usize;
+                let e = self.of_kind(kind)[i];
+                prefetch(&self.wallets[e as usize]);
+                self.ahead.push_back(e);
+            }
+            // Half-way through the queue the wallet has arrived: fetch its coins, the first
+            // (spent from) and the end (paid to).
+            let mid = self.ahead[LOOKAHEAD / 2] as usize;
+            let coins = &self.wallets[mid].pockets[MAIN].coins;
+            prefetch(coins.as_ptr());
+            prefetch(coins.as_ptr().wrapping_add(coins.len()));
+            return self.ahead.pop_front();
+        }
         let n = self.of_kind(kind).len() as u64;
         if n == 0 {
             return None;
@@ -314,7 +366,7 @@ impl World {
 
     /// A fresh address of `entity`, recorded in the ground truth.
     pub fn new_address(&mut self, entity: u32) -> Addr {
-        let ty = self.address_type(self.entities[entity as usize].software);
+        let ty = self.address_type(self.software(entity));
         self.new_address_of_type(entity, ty)
     }
 
@@ -326,7 +378,7 @@ impl World {
 
     /// An address to keep (not single-use): recorded when first paid.
     fn kept_address(&mut self, entity: u32) -> Addr {
-        let ty = self.address_type(self.entities[entity as usize].software);
+        let ty = self.address_type(self.software(entity));
         let a = Addr::random(ty, &mut self.rng);
         self.unrecorded.insert(a, entity);
         a
@@ -369,7 +421,7 @@ impl World {
     /// Change address per the wallet's habits: legacy wallets send change back to the first
     /// input's address; services to their hot wallet address; others to a fresh address.
     pub fn change_address(&mut self, entity: u32, pocket: usize, first_input: &Addr) -> Addr {
-        match self.entities[entity as usize].software {
+        match self.software(entity) {
             Software::Legacy => *first_input,
             Software::Service => {
                 if self.rng.chance(0.7) {
@@ -445,7 +497,7 @@ impl World {
     /// Builds a transaction with the fingerprints of the first spender's software, appends
     /// it to the block, credits the payees and tells the incidents. Returns its txid.
     pub fn transact(&mut self, mut spends: Vec<Spend>, mut payees: Vec<Payee>) -> Txid {
-        let software = self.entities[spends[0].entity as usize].software;
+        let software = self.software(spends[0].entity);
         let height = self.chain.height + 1;
         let (version, locktime, sequence) = match software {
             // Anti-fee-sniping: locktime at the tip, sometimes up to 100 blocks back.
@@ -471,9 +523,15 @@ impl World {
             }
             _ => {}
         }
-        let ins: Vec<(Utxo, u32)> = spends.iter().map(|s| (s.utxo, sequence)).collect();
-        let outs: Vec<(u64, Addr)> = payees.iter().map(|p| (p.value, p.addr)).collect();
-        self.transact_raw(version, locktime, &ins, &spends, &payees, &outs)
+        // Scratch vectors kept in the world: one allocation per run, not two per transaction.
+        let (mut ins, mut outs) = (std::mem::take(&mut self.scratch_ins), std::mem::take(&mut self.scratch_outs));
+        ins.clear();
+        ins.extend(spends.iter().map(|s| (s.utxo, sequence)));
+        outs.clear();
+        outs.extend(payees.iter().map(|p| (p.value, p.addr)));
+        let txid = self.transact_raw(version, locktime, &ins, &spends, &payees, &outs);
+        (self.scratch_ins, self.scratch_outs) = (ins, outs);
+        txid
     }
 
     /// Appends an already-ordered transaction (CoinJoins fix their own order and fields).
@@ -518,8 +576,9 @@ impl World {
         let spends = self.select(entity, pocket, total + est_fee + DUST, max_inputs)?;
         let in_sum: u64 = spends.iter().map(|s| s.utxo.value).sum();
         let fee = vsize(spends.iter().map(|s| s.utxo.addr.ty), payments.iter().map(|p| p.2.ty).chain([in_ty])) * self.feerate;
-        let mut payees: Vec<Payee> =
-            payments.iter().map(|&(e, pk, addr, value)| Payee { entity: e, pocket: pk, addr, value }).collect();
+        // Room for the change output: growing the vector was a measurable share of the run.
+        let mut payees: Vec<Payee> = Vec::with_capacity(payments.len() + 1);
+        payees.extend(payments.iter().map(|&(e, pk, addr, value)| Payee { entity: e, pocket: pk, addr, value }));
         let change = in_sum.checked_sub(total + fee);
         let Some(change) = change else {
             // Fee grew with more inputs than estimated: put the coins back.

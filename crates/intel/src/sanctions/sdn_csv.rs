@@ -290,17 +290,10 @@ mod tests {
 
     #[test]
     fn arbitrary_bytes_give_records_or_an_error_never_a_panic() {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut rng = fundtrace_core::testdata::XorShift(0x2545_f491_4f6c_dd1d);
         for round in 0..200 {
-            let bytes: Vec<u8> = (0..512)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    // Mostly the bytes CSV cares about, so records and quotes do occur.
-                    b",\"\r\n-0 aZ\x1a\xe9"[(x % 11) as usize]
-                })
-                .collect();
+            // Mostly the bytes CSV cares about, so records and quotes do occur.
+            let bytes: Vec<u8> = (0..512).map(|_| b",\"\r\n-0 aZ\x1a\xe9"[(rng.next_u64() % 11) as usize]).collect();
             let _ = for_each_record(Path::new("x.csv"), &bytes, 1 + round % 12, |_, f| {
                 let remarks: String = f.into_iter().flatten().collect();
                 let mut s = Snapshot::empty(ListKind::Sdn);
