@@ -88,14 +88,14 @@ impl Heuristic {
     pub fn confidence(self) -> f64 {
         match self {
             Heuristic::AddressReuse => 1.0,
-            Heuristic::AddressType => 0.80,
+            Heuristic::AddressType => 0.81,
             Heuristic::OptimalChange => 0.81,
             Heuristic::PowerOfTen => 1.0,
             Heuristic::FreshAddress => 0.30,
             Heuristic::Legacy => 0.37,
             Heuristic::Locktime => 0.98,
-            Heuristic::PeelingChain => 0.89,
-            Heuristic::FixedFee => 0.45,
+            Heuristic::PeelingChain => 0.90,
+            Heuristic::FixedFee => 0.46,
             Heuristic::Meiklejohn => 0.94,
         }
     }
