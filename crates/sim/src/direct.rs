@@ -99,6 +99,11 @@ impl DirectWriter {
     /// Creates (or truncates) `path`.
     pub fn create(path: &Path) -> io::Result<DirectWriter> {
         let (file, direct) = open_direct(path)?;
+        DirectWriter::with_file(path, file, direct)
+    }
+
+    /// A writer over an open `file` (`direct`: opened with O_DIRECT).
+    fn with_file(path: &Path, file: File, direct: bool) -> io::Result<DirectWriter> {
         let (jobs, job_rx) = sync_channel(1);
         let (spare_tx, spare) = sync_channel(2);
         let path = path.to_path_buf();
@@ -170,14 +175,21 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         for len in [0, 1, ALIGN - 1, ALIGN, CHUNK, CHUNK + 1, 2 * CHUNK + 3 * ALIGN + 17] {
             let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
-            let path = dir.join(format!("f{len}"));
-            let mut w = DirectWriter::create(&path).unwrap();
-            // Uneven pieces, as blocks and lines arrive.
-            for piece in data.chunks(1_000_003) {
-                w.write_all(piece).unwrap();
+            // Direct I/O where the filesystem has it, and the ordinary-write fallback.
+            for direct in [true, false] {
+                let path = dir.join(format!("f{len}-{direct}"));
+                let mut w = if direct {
+                    DirectWriter::create(&path).unwrap()
+                } else {
+                    DirectWriter::with_file(&path, File::create(&path).unwrap(), false).unwrap()
+                };
+                // Uneven pieces, as blocks and lines arrive.
+                for piece in data.chunks(1_000_003) {
+                    w.write_all(piece).unwrap();
+                }
+                w.finish().unwrap();
+                assert_eq!(std::fs::read(&path).unwrap(), data, "length {len}, direct {direct}");
             }
-            w.finish().unwrap();
-            assert_eq!(std::fs::read(&path).unwrap(), data, "length {len}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }
