@@ -46,7 +46,9 @@ enum Job {
     Last(AlignedBuf, usize),
 }
 
-/// A file being written sequentially, from its start.
+/// A file being written sequentially, from its start. `finish` writes the last bytes and
+/// reports errors; dropping the writer without it (on an error path) stops the thread and
+/// leaves the file holding whole chunks only.
 pub struct DirectWriter {
     buf: AlignedBuf,
     len: usize,
@@ -70,17 +72,37 @@ fn open_direct(path: &Path) -> io::Result<(File, bool)> {
     Ok((File::create(path)?, false))
 }
 
+/// Writes `data` at the file's current position (`at`). A filesystem that opened the file
+/// with O_DIRECT but refuses our alignment (EINVAL) gets the rest through ordinary writes.
+fn write_at(path: &Path, file: &mut File, direct: &mut bool, at: u64, data: &[u8]) -> io::Result<()> {
+    match file.write_all(data) {
+        #[cfg(target_os = "linux")]
+        Err(e) if *direct && e.raw_os_error() == Some(libc::EINVAL) => {
+            use std::io::Seek;
+            *file = OpenOptions::new().write(true).open(path)?;
+            file.seek(io::SeekFrom::Start(at))?;
+            *direct = false;
+            file.write_all(data)
+        }
+        r => r,
+    }
+}
+
 /// The writer thread: writes buffers in order and hands them back for reuse.
-fn write_all(path: PathBuf, mut file: File, direct: bool, jobs: Receiver<Job>, spare: SyncSender<AlignedBuf>) -> io::Result<()> {
+fn write_all(path: PathBuf, mut file: File, mut direct: bool, jobs: Receiver<Job>, spare: SyncSender<AlignedBuf>) -> io::Result<()> {
+    let mut at = 0u64;
     for job in jobs {
         match job {
             Job::Full(mut b) => {
-                file.write_all(b.bytes())?;
-                let _ = spare.send(b);
+                write_at(&path, &mut file, &mut direct, at, b.bytes())?;
+                at += CHUNK as u64;
+                // Never block here: at `finish` nobody takes spares any more. A buffer the
+                // queue has no room for is freed.
+                let _ = spare.try_send(b);
             }
             Job::Last(mut b, len) => {
                 let aligned = if direct { len / ALIGN * ALIGN } else { len };
-                file.write_all(&b.bytes()[..aligned])?;
+                write_at(&path, &mut file, &mut direct, at, &b.bytes()[..aligned])?;
                 if aligned < len {
                     // The unaligned tail goes through an ordinary descriptor.
                     let mut tail = OpenOptions::new().append(true).open(&path)?;
@@ -150,7 +172,8 @@ impl Write for DirectWriter {
         self.buf.bytes()[self.len..self.len + n].copy_from_slice(&data[..n]);
         self.len += n;
         if self.len == CHUNK {
-            // Reuse a buffer the thread has finished with, or make one (at most three exist).
+            // Reuse a buffer the thread has finished with, or make one (at most four exist:
+            // one being written, one queued, one being sent, one being filled).
             let next = self.spare.try_recv().unwrap_or_else(|_| AlignedBuf::new());
             let full = std::mem::replace(&mut self.buf, next);
             self.len = 0;

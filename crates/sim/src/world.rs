@@ -224,6 +224,8 @@ fn prefetch<T>(p: *const T) {
     unsafe {
         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
     };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 const COUNTRIES: [&str; 12] = ["US", "KR", "JP", "SG", "HK", "GB", "DE", "CH", "SC", "RU", "TR", "BR"];
