@@ -243,7 +243,7 @@ pub fn candidates(h: Heuristic, tx: &TxView, ctx: &Context) -> OutSet {
             }
         }
         Heuristic::OptimalChange => set(&|i| tx.outputs[i].value < min_input),
-        Heuristic::PowerOfTen => set(&|i| tx.outputs[i].value % 1_000_000 != 0),
+        Heuristic::PowerOfTen => set(&|i| !tx.outputs[i].value.is_multiple_of(1_000_000)),
         Heuristic::FreshAddress => set(&fresh),
         Heuristic::Legacy => {
             let spendable_count = (0..n).filter(|&i| spendable(i)).count();

@@ -176,17 +176,17 @@ pub fn is_standard_denomination(v: u64) -> bool {
         return true;
     }
     let mut t = v;
-    if t % 2 == 0 && (t / 2) % 3 == 0 {
+    if t.is_multiple_of(2) && (t / 2).is_multiple_of(3) {
         t /= 2; // 2·3^k
     }
-    while t % 3 == 0 {
+    while t.is_multiple_of(3) {
         t /= 3;
     }
     if t == 1 {
         return true;
     }
     let mut d = v;
-    while d % 10 == 0 {
+    while d.is_multiple_of(10) {
         d /= 10;
     }
     matches!(d, 1 | 2 | 5)

@@ -263,7 +263,7 @@ impl BlockFiles {
                     }
                     _ => {}
                 }
-                if size < 81 || size > MAX_BLOCK_SIZE {
+                if !(81..=MAX_BLOCK_SIZE).contains(&size) {
                     fail(pos + 4, format!("block size field {size} outside 81..={MAX_BLOCK_SIZE}"), in_file)?;
                     break;
                 }

@@ -514,8 +514,8 @@ impl World {
         match software {
             Software::Electrum => {
                 // BIP69: inputs by outpoint, outputs by value then script.
-                spends.sort_by(|a, b| (a.utxo.txid.0, a.utxo.vout).cmp(&(b.utxo.txid.0, b.utxo.vout)));
-                payees.sort_by(|a, b| (a.value, a.addr.hash).cmp(&(b.value, b.addr.hash)));
+                spends.sort_by_key(|a| (a.utxo.txid.0, a.utxo.vout));
+                payees.sort_by_key(|a| (a.value, a.addr.hash));
             }
             Software::Core => {
                 for i in (1..payees.len()).rev() {

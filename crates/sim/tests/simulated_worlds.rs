@@ -134,7 +134,7 @@ fn check_joinmarket(t: &TxView) {
     let max_in = t.inputs.iter().map(|i| i.0).max().unwrap();
     assert!(max_in + 10_000 <= v + others.iter().max().unwrap());
     // BlockSci's isCoinjoin holds as well.
-    let participants = (t.outputs.len() + 1) / 2;
+    let participants = t.outputs.len().div_ceil(2);
     assert!(t.inputs.len() >= 2 && t.outputs.len() >= 3 && participants <= t.inputs.len() && n == participants);
 }
 

@@ -421,6 +421,23 @@ fn owner_of(first: &[u64], samples: &[u64], id: u64) -> u64 {
     (lo + first[lo..hi].partition_point(|&f| f <= id)) as u64 - 1
 }
 
+pub struct AddressOutputs<'a> {
+    prev: &'a [u64],
+    next: u64,
+}
+
+impl Iterator for AddressOutputs<'_> {
+    type Item = OutputId;
+    fn next(&mut self) -> Option<OutputId> {
+        if self.next == NONE {
+            return None;
+        }
+        let o = self.next;
+        self.next = self.prev[o as usize];
+        Some(OutputId(o))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::owner_of;
@@ -439,22 +456,5 @@ mod tests {
             let want = first.partition_point(|&f| f <= id) as u64 - 1;
             assert_eq!(owner_of(&first, &samples, id), want, "record {id}");
         }
-    }
-}
-
-pub struct AddressOutputs<'a> {
-    prev: &'a [u64],
-    next: u64,
-}
-
-impl Iterator for AddressOutputs<'_> {
-    type Item = OutputId;
-    fn next(&mut self) -> Option<OutputId> {
-        if self.next == NONE {
-            return None;
-        }
-        let o = self.next;
-        self.next = self.prev[o as usize];
-        Some(OutputId(o))
     }
 }

@@ -7,6 +7,7 @@
 //! 3. writes the undo journal of the in-place changes and syncs it,
 //! 4. applies the in-place changes and syncs them,
 //! 5. replaces the manifest atomically, then removes the journal.
+//!
 //! A crash before 5 leaves the old manifest, the journal restores the in-place changes on
 //! the next open, and appended bytes past the committed counts are cut off: the store is
 //! exactly the last commit. See `journal` and `hashindex` for why this is exact.

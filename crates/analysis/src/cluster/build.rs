@@ -260,7 +260,7 @@ pub fn update_with_tags(
         if view.coinbase {
             continue;
         }
-        let coinjoin = coinjoin::multi_party(&view, &rules).is_some();
+        let coinjoin = coinjoin::multi_party(view, &rules).is_some();
         if coinjoin && config.coinjoin_exclusion {
             // BlockSci's processTransaction skips the whole transaction: its inputs belong to
             // several parties, and so may its change outputs.
@@ -317,7 +317,7 @@ pub fn update_with_tags(
                 coinjoin,
                 ledger: Some(c),
             };
-            if let Some(v) = expr.verdict(&view, &ctx) {
+            if let Some(v) = expr.verdict(view, &ctx) {
                 if let Some(b) = view.outputs[v.output].address {
                     join(&mut uf, b, MergeKind::Change, v.heuristics);
                 }
@@ -327,7 +327,7 @@ pub fn update_with_tags(
             merges.push(&batch)?;
             batch.clear();
         }
-        if (tx - start) % (1 << 16) == 0 {
+        if (tx - start).is_multiple_of(1 << 16) {
             progress(Progress {
                 done: tx - start,
                 total: end - start,

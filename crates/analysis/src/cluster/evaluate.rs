@@ -103,14 +103,14 @@ pub fn change_accuracy(ledger: &fundtrace_store::Ledger, owner_of: &[Option<u64>
     let mut walk = crate::txview::ChainWalk::new(ledger, 0, 0);
     while let Some(first_new_address) = walk.advance() {
         let view = &walk.view;
-        if view.coinbase || view.outputs.len() < 2 || coinjoin::multi_party(&view, &rules).is_some() {
+        if view.coinbase || view.outputs.len() < 2 || coinjoin::multi_party(view, &rules).is_some() {
             continue;
         }
         let Some(spender) = view.inputs.iter().find_map(|i| i.address).and_then(|a| owner_of.get(a as usize).copied().flatten()) else { continue };
         scored += 1;
         let ctx = Context { first_new_address, coinjoin: false, ledger: Some(c) };
         for (k, h) in Heuristic::ALL.iter().enumerate() {
-            let Some(o) = candidates(*h, &view, &ctx).single() else { continue };
+            let Some(o) = candidates(*h, view, &ctx).single() else { continue };
             named[k] += 1;
             let owner = view.outputs[o].address.and_then(|a| owner_of.get(a as usize).copied().flatten());
             correct[k] += (owner == Some(spender)) as u64;
