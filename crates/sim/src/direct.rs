@@ -94,6 +94,8 @@ fn write_all(path: PathBuf, mut file: File, mut direct: bool, jobs: Receiver<Job
     for job in jobs {
         match job {
             Job::Full(mut b) => {
+                #[cfg(test)]
+                std::thread::sleep(std::time::Duration::from_millis(tests::SLOW_DISK_MS.load(std::sync::atomic::Ordering::Relaxed)));
                 write_at(&path, &mut file, &mut direct, at, b.bytes())?;
                 at += CHUNK as u64;
                 // Never block here: at `finish` nobody takes spares any more. A buffer the
@@ -191,6 +193,32 @@ impl Write for DirectWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// Milliseconds the writer thread waits before each chunk: a disk slower than the
+    /// simulation.
+    pub(super) static SLOW_DISK_MS: AtomicU64 = AtomicU64::new(0);
+
+    /// With the disk behind, all four buffers come into use; `finish` must still return (it
+    /// once deadlocked: the thread blocked handing back a buffer nobody would take again).
+    #[test]
+    fn finish_returns_when_the_disk_is_slower_than_the_writer() {
+        let path = std::env::temp_dir().join(format!("ft-direct-slow-{}", std::process::id()));
+        let data: Vec<u8> = (0..12 * CHUNK + 5).map(|i| (i % 253) as u8).collect();
+        let (done, wait) = std::sync::mpsc::channel();
+        let (p, d) = (path.clone(), data.clone());
+        SLOW_DISK_MS.store(40, Ordering::Relaxed);
+        std::thread::spawn(move || {
+            let mut w = DirectWriter::create(&p).unwrap();
+            w.write_all(&d).unwrap();
+            done.send(w.finish()).unwrap();
+        });
+        let result = wait.recv_timeout(std::time::Duration::from_secs(60));
+        SLOW_DISK_MS.store(0, Ordering::Relaxed);
+        result.expect("finish returned within a minute").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), data);
+        std::fs::remove_file(&path).unwrap();
+    }
 
     #[test]
     fn writes_every_byte_in_order_for_aligned_and_unaligned_lengths() {
