@@ -43,15 +43,11 @@ while read -r theft; do
     python3 -c 'import json,sys; v=json.load(sys.stdin); print("%s %.1f ms, %d txs, %d endpoints" % (sys.argv[1][:16], 1000*v["seconds"], v["transactions"], len(v["endpoints"])))' "$theft"
 done < "$out/thefts.txt"
 
-echo "== risk scoring throughput: 10,000 deposit and random addresses, one thread"
+echo "== risk scoring throughput: 10,000 addresses sampled from the ground truth, one thread"
 python3 - "$out/world/truth" > "$out/risk-targets.txt" <<'EOF'
 import json, random, sys
 truth = sys.argv[1]
 random.seed(7)
-deposits = []
-for line in open(truth + "/incidents.jsonl"):
-    for e in json.loads(line)["endpoints"]:
-        deposits.append((e["txid"], e["vout"]))
 addresses = [json.loads(l)["address"] for l in open(truth + "/addresses.jsonl")]
 for a in random.sample(addresses, 10000):
     print(a)

@@ -1,6 +1,6 @@
 //! Any bytes as OFAC's sdn.csv (and, after a 0xFF byte, its sdn_comments.csv): parsing
 //! returns a snapshot or an error naming the file, never panics; every address accepted
-//! passes its format's own check again.
+//! passes its format's own check again and comes back unchanged (it is canonical).
 #![no_main]
 use fundtrace_intel::sanctions::sdn_csv::{parse, SdnFiles};
 use libfuzzer_sys::fuzz_target;
@@ -25,7 +25,8 @@ fuzz_target!(|data: &[u8]| {
         Ok(snapshot) => {
             use fundtrace_intel::sanctions::{normalize, Format};
             for a in &snapshot.addresses {
-                assert!(a.address.format == Format::Unchecked || normalize(&a.address.address).is_ok(), "{a:?}");
+                // Canonical: checking it again gives it back unchanged, with the same format.
+                assert!(a.address.format == Format::Unchecked || normalize(&a.address.address).as_ref() == Ok(&a.address), "{a:?}");
             }
         }
         Err(e) => {

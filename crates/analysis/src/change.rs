@@ -7,7 +7,6 @@
 //! fee) also read the transactions spending its outputs, so their verdict can change as the
 //! chain grows: clustering records the heuristics that held when it merged.
 
-use fundtrace_core::ScriptType;
 use fundtrace_store::Columns;
 use serde::Serialize;
 
@@ -98,14 +97,6 @@ impl Heuristic {
             Heuristic::FixedFee => 0.46,
             Heuristic::Meiklejohn => 0.94,
         }
-    }
-
-    /// Whether it reads the transactions spending the outputs.
-    pub fn dynamic(self) -> bool {
-        matches!(
-            self,
-            Heuristic::Locktime | Heuristic::PeelingChain | Heuristic::FixedFee
-        )
     }
 
     pub fn bit(self) -> u16 {
@@ -220,7 +211,7 @@ pub fn candidates(h: Heuristic, tx: &TxView, ctx: &Context) -> OutSet {
     if tx.coinbase {
         return OutSet::empty(n);
     }
-    let spendable = |i: usize| tx.outputs[i].script_type != ScriptType::OpReturn;
+    let spendable = |i: usize| tx.outputs[i].spendable();
     let fresh = |i: usize| {
         tx.outputs[i]
             .address
@@ -281,12 +272,12 @@ pub fn candidates(h: Heuristic, tx: &TxView, ctx: &Context) -> OutSet {
             let Some(c) = ctx.ledger else {
                 return OutSet::empty(n);
             };
-            if !is_peeling_chain(tx, &c) {
+            if !is_peeling_chain(&c, tx.tx) {
                 return OutSet::empty(n);
             }
             set(&|i| match tx.outputs[i].spent_by {
                 None => true,
-                Some(input) => is_peeling_chain_tx(&c, c.tx_of_input(input)),
+                Some(input) => is_peeling_chain(&c, c.tx_of_input(input)),
             })
         }
         Heuristic::FixedFee => {
@@ -332,22 +323,9 @@ pub fn looks_like_peel(c: &Columns, t: u64) -> bool {
         && c.outputs_of(t).count() == 2
 }
 
-/// BlockSci's `isPeelingChain`: it looks like a peel step and so does its parent (the
-/// transaction whose output it spends) or one of its spending children.
-pub fn is_peeling_chain(tx: &TxView, c: &Columns) -> bool {
-    tx.inputs.len() == 1
-        && tx.outputs.len() == 2
-        && !tx.coinbase
-        && (looks_like_peel(c, c.tx_of_output(tx.inputs[0].spent_output))
-            || tx
-                .outputs
-                .iter()
-                .filter_map(|o| o.spent_by)
-                .any(|i| looks_like_peel(c, c.tx_of_input(i))))
-}
-
-/// `is_peeling_chain` of a transaction given by id.
-pub fn is_peeling_chain_tx(c: &Columns, t: u64) -> bool {
+/// BlockSci's `isPeelingChain`: transaction `t` looks like a peel step and so does its parent
+/// (the transaction whose output it spends) or one of its spending children.
+pub fn is_peeling_chain(c: &Columns, t: u64) -> bool {
     looks_like_peel(c, t) && {
         let parent = c.tx_of_output(c.in_spent[c.inputs_of(t).start as usize]);
         looks_like_peel(c, parent)
@@ -360,7 +338,7 @@ pub fn is_peeling_chain_tx(c: &Columns, t: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ScriptType::*;
+    use fundtrace_core::ScriptType::*;
 
     fn ctx(first_new_address: u32) -> Context<'static> {
         Context {

@@ -5,7 +5,7 @@
 //! Whirlpool from 570,000, Wasabi 1's structural rule from 610,000). Those heights mean
 //! nothing on test networks or simulated chains, so the gates apply only when `Rules::mainnet`.
 
-use std::collections::HashMap;
+use fundtrace_core::fasthash::FastMap;
 
 use fundtrace_core::ScriptType;
 use serde::Serialize;
@@ -140,8 +140,8 @@ fn any_equal_outputs(tx: &TxView) -> bool {
 }
 
 /// Counts of each output value.
-fn value_counts(tx: &TxView) -> HashMap<u64, usize> {
-    let mut counts = HashMap::with_capacity(tx.outputs.len());
+fn value_counts(tx: &TxView) -> FastMap<u64, usize> {
+    let mut counts = FastMap::with_capacity_and_hasher(tx.outputs.len(), Default::default());
     for o in &tx.outputs {
         *counts.entry(o.value).or_insert(0) += 1;
     }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use fundtrace_bitcoin::{AddressKey, Network};
-use fundtrace_intel::sanctions::{Date, Listing, Sanctions};
+use fundtrace_intel::sanctions::{Listing, Sanctions};
 use fundtrace_intel::tagpack::{best_label, conflicts, Conflict, TagRef, Tags, Taxonomy};
 use fundtrace_store::Ledger;
 
@@ -49,13 +49,6 @@ pub struct Entity {
     pub risk_category: &'static str,
 }
 
-impl Entity {
-    /// Whether one of its addresses was on a sanctions list on `at` (today when `None`).
-    pub fn sanctioned_at(&self, at: Option<Date>) -> bool {
-        self.sanctions.iter().any(|s| s.listing.active_at(at))
-    }
-}
-
 /// Entities of one ledger, by key.
 pub struct Attribution<'c> {
     clusters: Option<&'c Clusters>,
@@ -66,6 +59,11 @@ pub struct Attribution<'c> {
 fn address_id(ledger: &Ledger, network: Network, s: &str) -> Option<u32> {
     let key = AddressKey::parse(s, network).ok()?;
     ledger.find_address(key.as_bytes()).map(|a| a.0)
+}
+
+/// The entity an address stands for: its cluster, or itself when unclustered.
+fn entity_key(clusters: Option<&Clusters>, address: u32) -> u32 {
+    clusters.and_then(|c| c.cluster_of(address)).unwrap_or(address)
 }
 
 /// A tag identity per tagged address (the actor, else the label, without case), for the
@@ -86,7 +84,7 @@ impl<'c> Attribution<'c> {
     /// Joins `tags` (Bitcoin tags) and `sanctions` to the ledger's addresses and spreads them
     /// over `clusters`.
     pub fn build(ledger: &Ledger, network: Network, clusters: Option<&'c Clusters>, tags: &Tags, sanctions: Option<&Sanctions>) -> Attribution<'c> {
-        let key = |a: u32| clusters.and_then(|c| c.cluster_of(a)).unwrap_or(a);
+        let key = |a: u32| entity_key(clusters, a);
         let mut by_key: HashMap<u32, Vec<&TagRef>> = HashMap::new();
         for (address, t) in tags.iter() {
             if let Some(a) = address_id(ledger, network, address) {
@@ -145,7 +143,7 @@ impl<'c> Attribution<'c> {
 
     /// The entity key of an address: its cluster id, or the address itself.
     pub fn key(&self, address: u32) -> u32 {
-        self.clusters.and_then(|c| c.cluster_of(address)).unwrap_or(address)
+        entity_key(self.clusters, address)
     }
 
     pub fn entity_of(&self, address: u32) -> Option<&Entity> {

@@ -14,12 +14,13 @@
 //! Amounts here are estimates derived from ledger amounts, kept as f64 (no ledger data is
 //! stored this way); a test checks them against the integer backward trace.
 
-use std::collections::HashMap;
+use fundtrace_core::fasthash::FastMap;
 
+use fundtrace_store::column::{io, write_file};
 use fundtrace_store::Ledger;
 
 use crate::risk::CATEGORIES;
-use crate::trace::FlowGraph;
+use crate::trace::{FlowGraph, LedgerGraph};
 
 /// (category index into `risk::CATEGORIES`, hop) -> amount.
 pub type Vector = Vec<(u8, u8, f64)>;
@@ -35,7 +36,7 @@ pub struct AddressExposure {
 /// Exposure of every address that received value from others.
 pub struct ExposureIndex {
     pub max_hops: u8,
-    by_address: HashMap<u32, AddressExposure>,
+    by_address: FastMap<u32, AddressExposure>,
     pub txs: u64,
 }
 
@@ -74,22 +75,23 @@ pub fn build(
     entity_of: &dyn Fn(u32) -> u32,
     progress: &mut dyn FnMut(u64, u64),
 ) -> ExposureIndex {
-    let mut live: HashMap<u64, Vector> = HashMap::new();
-    let mut by_address: HashMap<u32, AddressExposure> = HashMap::new();
+    let mut live: FastMap<u64, Vector> = FastMap::default();
+    let mut by_address: FastMap<u32, AddressExposure> = FastMap::default();
     let mut ins = Vec::new();
     let mut mix: Vector = Vec::new();
     let mut funders: Vec<u32> = Vec::new();
     let n = ledger.tx_count();
+    let g = LedgerGraph::new(ledger);
     for tx in 0..n {
         if tx % (1 << 18) == 0 {
             progress(tx, n);
         }
-        ledger.inputs(tx, &mut ins);
+        g.inputs(tx, &mut ins);
         if ins.is_empty() {
             // Coinbase: newly mined coins are an inflow with no attributed origin (as the
             // backward trace counts them).
-            for o in ledger.outputs(tx) {
-                if let (Some(a), w) = (ledger.address(o), ledger.value(o)) {
+            for o in g.outputs(tx) {
+                if let (Some(a), w) = (g.address(o), g.value(o)) {
                     if w > 0 {
                         by_address.entry(a).or_default().received += w;
                     }
@@ -103,7 +105,7 @@ pub fn build(
         for &(o, v) in &ins {
             v_in += v;
             let vec = live.remove(&o);
-            match ledger.address(o) {
+            match g.address(o) {
                 Some(a) => {
                     funders.push(entity_of(a));
                     match category_of(a) {
@@ -117,25 +119,24 @@ pub fn build(
         if v_in == 0 {
             continue;
         }
-        for o in ledger.outputs(tx) {
-            let w = ledger.value(o);
+        for o in g.outputs(tx) {
+            let w = g.value(o);
             if w == 0 {
                 continue;
             }
+            // The output's share of the mix (whose (category, hop) keys are already unique).
             let scale = w as f64 / v_in as f64;
-            let mut out: Vector = Vec::with_capacity(mix.len());
-            add(&mut out, &mix, scale, 0, max_hops);
-            if let Some(a) = ledger.address(o) {
+            if let Some(a) = g.address(o) {
                 // Inflow from others only: not what the entity paid itself (change).
                 if !funders.contains(&entity_of(a)) {
                     let e = by_address.entry(a).or_default();
                     e.received += w;
-                    add(&mut e.origins, &out, 1.0, 0, max_hops);
+                    add(&mut e.origins, &mix, scale, 0, max_hops);
                 }
             }
             // Only coins that will be spent need their vector kept.
-            if !out.is_empty() && ledger.spender(o).is_some() {
-                live.insert(o, out);
+            if !mix.is_empty() && g.spender(o).is_some() {
+                live.insert(o, mix.iter().map(|&(c, h, a)| (c, h, a * scale)).collect());
             }
         }
     }
@@ -186,16 +187,6 @@ const RECEIVED: &str = "received.col";
 const ORIGIN_END: &str = "origin_end.col";
 const ORIGINS: &str = "origins.col";
 
-fn io(p: &std::path::Path) -> impl FnOnce(std::io::Error) -> fundtrace_store::StoreError + '_ {
-    move |e| fundtrace_store::StoreError::Io { path: p.to_path_buf(), source: e }
-}
-
-fn write<T: fundtrace_store::column::Plain>(path: &std::path::Path, v: &[T]) -> Result<(), fundtrace_store::StoreError> {
-    use std::io::Write;
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(io(path))?);
-    f.write_all(fundtrace_store::column::as_bytes(v)).map_err(io(path))?;
-    f.into_inner().map_err(|e| fundtrace_store::StoreError::Io { path: path.to_path_buf(), source: e.into_error() })?.sync_all().map_err(io(path))
-}
 
 impl ExposureIndex {
     /// Writes the index to `dir` (replacing what was there: it is derived data, rebuilt whole).
@@ -214,9 +205,9 @@ impl ExposureIndex {
             }
             *slot = origins.len() as u64;
         }
-        write(&tmp.join(RECEIVED), &received)?;
-        write(&tmp.join(ORIGIN_END), &ends)?;
-        write(&tmp.join(ORIGINS), &origins)?;
+        write_file(&tmp.join(RECEIVED), &received)?;
+        write_file(&tmp.join(ORIGIN_END), &ends)?;
+        write_file(&tmp.join(ORIGINS), &origins)?;
         let m = tmp.join("MANIFEST");
         {
             use std::io::Write;

@@ -24,6 +24,13 @@ pub struct TxOut {
     pub spent_by: Option<u64>,
 }
 
+impl TxOut {
+    /// Whether it can be spent (all but OP_RETURN): BlockSci's "spendable outputs".
+    pub fn spendable(&self) -> bool {
+        self.script_type != ScriptType::OpReturn
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct TxView {
     /// Position in the store (`u64::MAX` in hand-built views).
@@ -143,13 +150,6 @@ impl TxView {
         }
     }
 
-    /// Outputs that can be spent (all but OP_RETURN): BlockSci's "spendable outputs".
-    pub fn spendable(&self) -> impl Iterator<Item = (usize, &TxOut)> {
-        self.outputs
-            .iter()
-            .enumerate()
-            .filter(|(_, o)| o.script_type != ScriptType::OpReturn)
-    }
 }
 
 /// Transactions in chain order, each loaded into `view` with its height and the first

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use fundtrace_analysis::cluster::{self, ClusterConfig, Clusters};
-use fundtrace_analysis::trace::{forward, ForwardOptions, Model, Seed};
+use fundtrace_analysis::trace::{forward, ForwardOptions, LedgerGraph, Model, Seed};
 use fundtrace_bitcoin::blkfile::BlockFiles;
 use fundtrace_bitcoin::{AddressKey, Network};
 use fundtrace_core::Hash32;
@@ -105,7 +105,7 @@ struct Score {
 fn score(w: &World, model: Model) -> Score {
     let stop = |a: u32| w.clusters.cluster_of(a).filter(|c| w.attributed.contains_key(c));
     let opts = ForwardOptions { model, max_hops: 1_000, min_amount: 1, ..Default::default() };
-    let t = forward(&w.ledger, &seeds(w), &opts, &stop);
+    let t = forward(&LedgerGraph::new(&w.ledger), &seeds(w), &opts, &stop);
     assert_eq!(t.accounted(), t.seeded, "{}", model.name());
     let truth = true_exchange_value(w);
     let total: u64 = truth.values().sum();
@@ -164,15 +164,16 @@ fn exposure_index_equals_backward_traces() {
     let mut worst = 0f64;
     let mut outs = Vec::new();
     let mut ins = Vec::new();
+    let graph = LedgerGraph::new(&w.ledger);
     for a in (0..w.ledger.address_count() as u32).step_by(97) {
         // The address's inflows from others, as `risk` takes them.
-        w.ledger.outputs_to(a, &mut outs);
+        graph.outputs_to(a, &mut outs);
         let mut targets = Vec::new();
         for &o in &outs {
-            w.ledger.inputs(w.ledger.creator(o), &mut ins);
-            let own = ins.iter().any(|&(i, _)| w.ledger.address(i).is_some_and(|x| entity(x) == entity(a)));
-            if !own && w.ledger.value(o) > 0 {
-                targets.push((o, w.ledger.value(o)));
+            graph.inputs(graph.creator(o), &mut ins);
+            let own = ins.iter().any(|&(i, _)| graph.address(i).is_some_and(|x| entity(x) == entity(a)));
+            if !own && graph.value(o) > 0 {
+                targets.push((o, graph.value(o)));
             }
         }
         let got = index.get(a);
@@ -181,7 +182,7 @@ fn exposure_index_equals_backward_traces() {
             continue;
         }
         let g = got.unwrap_or_else(|| panic!("address {a} has inflows but no index entry"));
-        let t = backward(&w.ledger, &targets, &BackwardOptions { max_hops: 5, min_amount: 1, max_txs: usize::MAX }, &|x| category(x).map(u32::from));
+        let t = backward(&graph, &targets, &BackwardOptions { max_hops: 5, min_amount: 1, max_txs: usize::MAX }, &|x| category(x).map(u32::from));
         assert_eq!(g.received, t.target_value, "address {a}");
         let mut traced: HashMap<(u8, u8), f64> = HashMap::new();
         for s in &t.sources {

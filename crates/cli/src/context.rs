@@ -37,6 +37,11 @@ impl Context {
         Ok(Context { ledger, network, clusters, tags, sanctions })
     }
 
+    /// The ledger as a flow graph for traces, exposure and paths (column views taken once).
+    pub fn graph(&self) -> fundtrace_analysis::trace::LedgerGraph<'_> {
+        fundtrace_analysis::trace::LedgerGraph::new(&self.ledger)
+    }
+
     pub fn attribution(&self) -> Attribution<'_> {
         Attribution::build(&self.ledger, self.network, self.clusters.as_ref(), &self.tags, self.sanctions.as_ref())
     }
@@ -59,7 +64,7 @@ impl Context {
 
     /// Height and block time of a transaction.
     pub fn when(&self, tx: u64) -> (u64, u32) {
-        fundtrace_analysis::trace::FlowGraph::when(&self.ledger, tx)
+        fundtrace_analysis::trace::FlowGraph::when(&self.graph(), tx)
     }
 
     /// An entity as JSON: label, category, risk category, actor, sanctions.

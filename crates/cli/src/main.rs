@@ -95,6 +95,29 @@ pub fn usage(message: impl Into<String>) -> Failure {
     Failure { code: 2, message: message.into() }
 }
 
+/// Command-line values where `-` (and, with `stdin_if_none`, no value at all) stands for
+/// standard input, one value per line; blank lines and `#` comments are skipped.
+pub fn args_or_stdin(args: &[String], stdin_if_none: bool) -> Result<Vec<String>, Failure> {
+    let mut out = Vec::new();
+    let mut push = |s: &str| {
+        let s = s.trim();
+        if !s.is_empty() && !s.starts_with('#') {
+            out.push(s.to_string());
+        }
+    };
+    let stdin = std::iter::once("-").filter(|_| args.is_empty() && stdin_if_none);
+    for a in args.iter().map(String::as_str).chain(stdin) {
+        if a == "-" {
+            for line in std::io::BufRead::lines(std::io::stdin().lock()) {
+                push(&line.map_err(|e| Failure::from(format!("standard input: {e}")))?);
+            }
+        } else {
+            push(a);
+        }
+    }
+    Ok(out)
+}
+
 fn default_data_dir() -> PathBuf {
     std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".fundtrace")
 }

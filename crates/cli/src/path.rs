@@ -72,7 +72,7 @@ pub fn path(data_dir: &Path, a: PathArgs) -> Result<(), Failure> {
         skip_above: a.skip_clusters_above,
     };
     let opts = fundtrace_analysis::path::PathOptions { max_hops: a.max_hops, paths: a.paths, ..Default::default() };
-    let found = fundtrace_analysis::path::find(&ctx.ledger, &nodes, from, to, &opts);
+    let found = fundtrace_analysis::path::find(&ctx.graph(), &nodes, from, to, &opts);
     let name = |n: u32| attribution.entity(n).map_or_else(|| format!("cluster {n}"), |e| format!("{} (cluster {n})", e.label));
     let paths: Vec<Value> = found
         .iter()

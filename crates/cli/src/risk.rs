@@ -3,7 +3,6 @@
 //! the score of methods.md §6.2 and the evidence behind it.
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::path::Path;
 
 use clap::Args;
@@ -110,7 +109,7 @@ fn sanctioned_counterparties(ctx: &Context, pairs: &[(u32, u64)]) -> Vec<Sanctio
 
 /// Receiving side's direct counterparties: the other addresses funding each inflow.
 fn senders(ctx: &Context, attribution: &Attribution, targets: &[(u64, u64)], me: Option<u32>) -> Vec<(u32, u64)> {
-    let g = &ctx.ledger;
+    let g = &ctx.graph();
     let mut ins = Vec::new();
     let mut out = Vec::new();
     for &(o, _) in targets {
@@ -137,7 +136,7 @@ fn receiving(ctx: &Context, attribution: &Attribution, target: &str, p: &RiskPar
     let direct = sanctioned_counterparties(ctx, &senders(ctx, attribution, &targets, target_key(ctx, attribution, target)?));
     let opts = BackwardOptions { max_hops: p.max_hops, min_amount, ..Default::default() };
     let source_at = |x: u32| attribution.entity_of(x).map(|e| e.key);
-    let t = trace::backward(&ctx.ledger, &targets, &opts, &source_at);
+    let t = trace::backward(&ctx.graph(), &targets, &opts, &source_at);
     let items = t.sources.iter().filter_map(|s| match s.origin {
         Origin::Entity(k) => Some((attribution.entity(k)?.risk_category.to_string(), s.hop, s.amount, k, s.path.clone())),
         _ => None,
@@ -147,7 +146,7 @@ fn receiving(ctx: &Context, attribution: &Attribution, target: &str, p: &RiskPar
 
 /// Sending side: forward haircut from what the target paid out, stopping at entities.
 fn sending(ctx: &Context, attribution: &Attribution, target: &str, p: &RiskParams, min_amount: u64) -> Result<(RiskScore, Vec<SanctionedCounterparty>), Failure> {
-    let g = &ctx.ledger;
+    let g = &ctx.graph();
     let mut seeds: Vec<Seed> = Vec::new();
     if target.len() == 64 && target.bytes().all(|b| b.is_ascii_hexdigit()) {
         let tx = ctx.tx_id(target)?;
@@ -232,19 +231,7 @@ pub fn run(data_dir: &Path, a: RiskArgs) -> Result<(), Failure> {
     let p = params(&a)?;
     let ctx = Context::open(data_dir)?;
     let attribution = ctx.attribution();
-    let mut targets: Vec<String> = Vec::new();
-    for t in &a.targets {
-        if t == "-" {
-            for line in std::io::stdin().lock().lines() {
-                let line = line.map_err(|e| Failure::from(format!("standard input: {e}")))?;
-                if !line.trim().is_empty() {
-                    targets.push(line.trim().to_string());
-                }
-            }
-        } else {
-            targets.push(t.clone());
-        }
-    }
+    let targets = crate::args_or_stdin(&a.targets, false)?;
     if a.brief && !a.json {
         // Screening: source of funds only, from the index when it still matches.
         let index = StoredIndex::open(&index_dir(data_dir))

@@ -2,7 +2,7 @@
 //! addresses (or a transaction's addresses) against them.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
@@ -280,19 +280,10 @@ fn pretty(v: &Value, indent: usize) -> String {
 
 /// The addresses given, with `-` (or none) read from stdin one per line.
 fn addresses(args: &[String]) -> Result<Vec<Query>, Failure> {
-    let mut out = Vec::new();
-    let mut push = |s: &str| {
-        let s = s.trim();
-        if !s.is_empty() && !s.starts_with('#') {
-            out.push(Query { address: s.to_string(), tx_inputs: vec![], tx_outputs: vec![] });
-        }
-    };
-    if args.is_empty() || args.iter().any(|a| a == "-") {
-        for line in std::io::stdin().lock().lines() {
-            push(&line.map_err(|e| Failure::from(format!("stdin: {e}")))?);
-        }
-    }
-    args.iter().filter(|a| *a != "-").for_each(|a| push(a));
+    let out: Vec<Query> = crate::args_or_stdin(args, true)?
+        .into_iter()
+        .map(|address| Query { address, tx_inputs: vec![], tx_outputs: vec![] })
+        .collect();
     if out.is_empty() {
         return Err(usage("no addresses to screen (give them as arguments or one per line on stdin)"));
     }

@@ -272,7 +272,7 @@ fn heuristics_of_tx(l: &Ledger, id: TxId, v: &mut Value, data_dir: &Path) -> Res
         "kind": clustering_verdict.map(|k| k.name()),
         "detectors": coinjoin::detect_all(&view, &rules).iter().map(|k| k.name()).collect::<Vec<_>>(),
     });
-    v["peeling_chain"] = json!(change::is_peeling_chain(&view, &l.columns()));
+    v["peeling_chain"] = json!(change::is_peeling_chain(&l.columns(), view.tx));
     let ctx = change::Context::for_tx(l, &view, clustering_verdict.is_some());
     let sets: Vec<(change::Heuristic, change::OutSet)> =
         change::Heuristic::ALL.iter().map(|&h| (h, change::candidates(h, &view, &ctx))).collect();

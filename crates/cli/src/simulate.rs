@@ -218,7 +218,7 @@ pub fn demo(data_dir: Option<&Path>, a: DemoArgs) -> Result<(), Failure> {
             inc["height"]
         );
         let seeds = crate::trace::resolve_seed(&ctx, &attribution, theft, 0)?;
-        let thief_address = seeds.first().and_then(|s| fundtrace_analysis::trace::FlowGraph::address(&ctx.ledger, s.output));
+        let thief_address = seeds.first().and_then(|s| fundtrace_analysis::trace::FlowGraph::address(&ctx.graph(), s.output));
         if let Some(e) = thief_address.and_then(|a| attribution.entity_of(a)) {
             say!("   the stolen coins went to cluster {} tagged {:?} ({})", e.key, e.label, e.abuse.as_deref().unwrap_or("-"));
         }
@@ -226,7 +226,7 @@ pub fn demo(data_dir: Option<&Path>, a: DemoArgs) -> Result<(), Failure> {
         let mut traced: std::collections::BTreeMap<String, [u64; 2]> = Default::default();
         for (i, model) in [fundtrace_analysis::trace::Model::Haircut, fundtrace_analysis::trace::Model::Fifo].into_iter().enumerate() {
             let opts = fundtrace_analysis::trace::ForwardOptions { model, max_hops: 100, ..Default::default() };
-            let t = fundtrace_analysis::trace::forward(&ctx.ledger, &seeds, &opts, &crate::trace::stop_fn(&attribution, &stops));
+            let t = fundtrace_analysis::trace::forward(&ctx.graph(), &seeds, &opts, &crate::trace::stop_fn(&attribution, &stops));
             for ep in &t.endpoints {
                 let label = attribution.entity(ep.entity).map_or_else(|| ep.entity.to_string(), |e| e.label.clone());
                 traced.entry(label).or_default()[i] += ep.amount;

@@ -116,7 +116,7 @@ pub fn run(data_dir: &Path, c: TraceCommand) -> Result<(), Failure> {
 
 /// A seed argument resolved to outputs.
 pub fn resolve_seed(ctx: &Context, attribution: &Attribution, s: &str, label: u32) -> Result<Vec<Seed>, Failure> {
-    let g = &ctx.ledger;
+    let g = &ctx.graph();
     let seed = |o: u64| Seed { output: o, label, amount: g.value(o) };
     if let Some((txid, vout)) = s.split_once(':') {
         let tx = ctx.tx_id(txid)?;
@@ -130,7 +130,7 @@ pub fn resolve_seed(ctx: &Context, attribution: &Attribution, s: &str, label: u3
     if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
         // A transaction: the outputs that leave the spender (change back to it stays clean).
         let tx = ctx.tx_id(s)?;
-        let view = TxView::of(g, tx);
+        let view = TxView::of(&ctx.ledger, tx);
         let spender: HashSet<u32> = view.inputs.iter().filter_map(|i| i.address).map(|a| attribution.key(a)).collect();
         let outs: Vec<Seed> = g
             .outputs(tx)
@@ -203,7 +203,7 @@ fn forward(data_dir: &Path, a: ForwardArgs) -> Result<(), Failure> {
     let stops: Vec<String> = if a.stop_at == "none" { Vec::new() } else { a.stop_at.split(',').map(|s| s.trim().to_string()).collect() };
     let opts = ForwardOptions { model, max_hops: a.max_hops, min_amount: a.min_amount, until_height: a.until_height, max_txs: a.max_txs };
     let started = std::time::Instant::now();
-    let t = trace::forward(&ctx.ledger, &seeds, &opts, &stop_fn(&attribution, &stops));
+    let t = trace::forward(&ctx.graph(), &seeds, &opts, &stop_fn(&attribution, &stops));
     let seconds = started.elapsed().as_secs_f64();
     if let Some(path) = &a.graphml {
         write_graphml(&ctx, &attribution, &t, path)?;
@@ -229,7 +229,7 @@ fn compare_models(ctx: &Context, attribution: &Attribution, seeds: &[Seed], opts
         amounts.entry(e.entity).or_default().insert(models[0].name(), e.amount);
     }
     for &m in &models[1..] {
-        let t = trace::forward(&ctx.ledger, seeds, &ForwardOptions { model: m, ..opts.clone() }, &stop_fn(attribution, stops));
+        let t = trace::forward(&ctx.graph(), seeds, &ForwardOptions { model: m, ..opts.clone() }, &stop_fn(attribution, stops));
         for e in &t.endpoints {
             amounts.entry(e.entity).or_default().insert(m.name(), e.amount);
         }
@@ -338,7 +338,7 @@ fn passed_through(ctx: &Context, t: &ForwardTrace) -> (Vec<Value>, Vec<Value>) {
             let (height, _) = ctx.when(f.tx);
             coinjoins.push(json!({"txid": ctx.txid(f.tx), "height": height, "detectors": kinds.iter().map(|k| k.name()).collect::<Vec<_>>(), "tainted_in": f.tainted_in}));
         }
-        if is_peeling_chain(&view, &columns) {
+        if is_peeling_chain(&columns, view.tx) {
             peel.insert(f.tx, f.tainted_in);
         }
     }
@@ -347,7 +347,7 @@ fn passed_through(ctx: &Context, t: &ForwardTrace) -> (Vec<Value>, Vec<Value>) {
     // continuation keeps the script type of the step's input.
     let peel_link = |step: u64, continuation: u64| {
         let view = TxView::of(&ctx.ledger, step);
-        let k = (continuation - ctx.ledger.outputs(step).start) as usize;
+        let k = (continuation - ctx.ledger.outputs_of(fundtrace_core::TxId(step)).start) as usize;
         let (Some(cont), Some(peeled)) = (view.outputs.get(k), view.outputs.get(1 - k.min(1))) else { return false };
         let input_type = view.inputs.first().map(|i| i.script_type);
         peeled.script_type != fundtrace_core::ScriptType::OpReturn
@@ -484,7 +484,7 @@ fn write_csv(ctx: &Context, attribution: &Attribution, t: &ForwardTrace, path: &
     let e = io_err(path);
     writeln!(w, "txid,vout,address,value,tainted,hop,stop,spent_by").map_err(&e)?;
     for o in &t.outputs {
-        let vout = o.output - ctx.ledger.outputs(o.tx).start;
+        let vout = o.output - ctx.ledger.outputs_of(fundtrace_core::TxId(o.tx)).start;
         writeln!(
             w,
             "{},{},{},{},{},{},{},{}",
@@ -504,7 +504,7 @@ fn write_csv(ctx: &Context, attribution: &Attribution, t: &ForwardTrace, path: &
 
 /// Targets of a backward trace: an address's inflows from others, or a transaction's outputs.
 pub fn backward_targets(ctx: &Context, attribution: &Attribution, target: &str) -> Result<Vec<(u64, u64)>, Failure> {
-    let g = &ctx.ledger;
+    let g = &ctx.graph();
     if target.len() == 64 && target.bytes().all(|b| b.is_ascii_hexdigit()) {
         let tx = ctx.tx_id(target)?;
         return Ok(g.outputs(tx).map(|o| (o, g.value(o))).filter(|x| x.1 > 0).collect());
@@ -542,7 +542,7 @@ fn backward(data_dir: &Path, a: BackwardArgs) -> Result<(), Failure> {
     let targets = backward_targets(&ctx, &attribution, &a.target)?;
     let opts = BackwardOptions { max_hops: a.max_hops, min_amount: a.min_amount, ..Default::default() };
     let source_at = |x: u32| attribution.entity_of(x).map(|e| e.key);
-    let t = trace::backward(&ctx.ledger, &targets, &opts, &source_at);
+    let t = trace::backward(&ctx.graph(), &targets, &opts, &source_at);
     let total = t.target_value.max(1) as f64;
     let sources: Vec<Value> = t
         .sources
@@ -618,7 +618,7 @@ fn evaluate(data_dir: &Path, a: EvaluateArgs) -> Result<(), Failure> {
         let model = parse_model(m.trim())?;
         let opts = ForwardOptions { model, max_hops: a.max_hops, min_amount: 1, max_txs: a.max_txs, ..Default::default() };
         let started = std::time::Instant::now();
-        let t = trace::forward(&ctx.ledger, &seeds, &opts, &stop_fn(&attribution, &stops));
+        let t = trace::forward(&ctx.graph(), &seeds, &opts, &stop_fn(&attribution, &stops));
         let seconds = started.elapsed().as_secs_f64();
         // An exchange may be several clusters (each tagged with its name): add them up first.
         let mut traced: HashMap<&str, u64> = HashMap::new();

@@ -86,7 +86,11 @@ fn ingest_extends_clusters_and_a_crash_at_any_step_of_an_update_recovers() {
         // Cluster the first 120 blocks, then let ingest extend the clusters to the tip.
         assert!(run(&dir, &["ingest", "btc", "--max-height", "120", "--blocks-dir", &regtest(&data)]).status.success());
         let first = json(&run(&dir, &["cluster", "--json"]));
+        // (address-p2pkh-spend-1 of the scenario, paid at height 112)
+        let probe = ["cluster", "show", "mrPRMELJcGsbKmuFiGwUgNCX9Wo4iSy44T", "--json"];
+        let old_size = json(&run(&dir, &probe))["size"].clone();
         assert!(run(&dir, &["ingest", "btc", "--blocks-dir", &regtest(&data)]).status.success());
+        let new_size = json(&run(&dir, &probe))["size"].clone();
         // Ingest extended them already; rebuild the interrupted way: crash during the update.
         let reset = tmp(&format!("{point}-b"));
         assert!(run(&reset, &["ingest", "btc", "--max-height", "120", "--blocks-dir", &regtest(&data)]).status.success());
@@ -100,9 +104,9 @@ fn ingest_extends_clusters_and_a_crash_at_any_step_of_an_update_recovers() {
             .unwrap();
         assert!(!crashed.status.success(), "{point}: the crash hook did not fire");
         // Readable after the crash: the old clustering before the manifest, the new after.
-        // (address-p2pkh-spend-1 of the scenario, paid at height 112)
-        let after_crash = json(&run(&reset, &["cluster", "show", "mrPRMELJcGsbKmuFiGwUgNCX9Wo4iSy44T", "--json"]));
-        assert!(after_crash["size"].as_u64().unwrap() >= 1);
+        let after_crash = json(&run(&reset, &probe))["size"].clone();
+        let want_size = if point == "cluster-after-manifest" { &new_size } else { &old_size };
+        assert_eq!(&after_crash, want_size, "{point}: cluster size right after the crash");
         // What a reader sees after the crash, before anything repairs it: the old clustering
         // until the manifest is replaced, the new one after.
         let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(reset.join("btc-clusters/MANIFEST")).unwrap()).unwrap();

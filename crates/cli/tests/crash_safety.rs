@@ -69,16 +69,6 @@ fn crash_at_each_step_of_a_commit() {
 }
 
 /// A small xorshift generator, seeded from the clock; the seed is printed for reproduction.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 #[test]
 fn sigkill_at_random_moments() {
     let Some(data) = fundtrace_core::testdata::dir("sigkill loop") else { return };
@@ -88,7 +78,7 @@ fn sigkill_at_random_moments() {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
     eprintln!("sigkill_at_random_moments: FUNDTRACE_KILL_SEED={seed}");
-    let mut rng = Rng(seed);
+    let mut rng = fundtrace_core::testdata::XorShift(seed);
     let dir = tmp("sigkill");
     let mut last = None;
     let mut kills = 0;
@@ -107,7 +97,7 @@ fn sigkill_at_random_moments() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_micros(rng.next() % 120_000));
+        std::thread::sleep(Duration::from_micros(rng.next_u64() % 120_000));
         kills += child.try_wait().unwrap().is_none() as usize;
         child.kill().ok();
         child.wait().unwrap();

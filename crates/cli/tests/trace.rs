@@ -106,6 +106,14 @@ fn forward_trace_accounts_for_every_satoshi_and_finds_the_cash_outs() {
     let xml = std::fs::read_to_string(&graphml).unwrap();
     assert!(xml.starts_with("<?xml") && xml.trim_end().ends_with("</graphml>"));
     assert_eq!(xml.matches("<edge ").count(), outputs);
+    // A well-formed graph: every edge joins declared nodes.
+    let attr = |tag: &str, name: &str| -> Vec<String> {
+        xml.split(tag).skip(1).map(|e| e.split(&format!("{name}=\"")).nth(1).unwrap().split('"').next().unwrap().to_string()).collect()
+    };
+    let nodes: std::collections::HashSet<String> = attr("<node ", "id").into_iter().collect();
+    for end in attr("<edge ", "source").into_iter().chain(attr("<edge ", "target")) {
+        assert!(nodes.contains(&end), "edge end {end} is not a node");
+    }
     assert!(outputs as u64 >= n("transactions"));
 
     // Two models side by side: every endpoint shows each model's amount; FIFO's column is

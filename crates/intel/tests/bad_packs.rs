@@ -20,9 +20,20 @@ fn check_refused(name: &str, edit: impl Fn(&str) -> String, line: impl Fn(&str) 
     let original = read(&data.join("packs/ronin_bridge.yaml"));
     let bad = edit(&original);
     assert_ne!(bad, original, "{name}: the edit changed nothing");
-    let file = dir.join(format!("{name}.yaml"));
+    // Imports go in uri order: `packs/zz-…` comes after `packs/lazarus.yaml`, so lazarus is
+    // imported first and must be rolled back.
+    std::fs::create_dir_all(dir.join("packs")).unwrap();
+    let file = dir.join(format!("packs/zz-{name}.yaml"));
     std::fs::write(&file, &bad).unwrap();
-    let err = import(&mut intel, &[data.join("packs/lazarus.yaml"), file.clone()]).unwrap_err();
+    let mut files_done = 0;
+    let err = fundtrace_intel::tagpack::import(
+        &mut intel,
+        &[data.join("packs/lazarus.yaml"), file.clone()],
+        fundtrace_intel::tagpack::Taxonomy::builtin(),
+        &mut |p| files_done = files_done.max(p.files_done),
+    )
+    .unwrap_err();
+    assert_eq!(files_done, 1, "{name}: lazarus.yaml was imported before the bad file");
     let IntelError::Input { file: f, line: l, field: k, message } = &err else { panic!("{name}: {err}") };
     assert_eq!(f, &file, "{name}: {err}");
     assert_eq!(*l, Some(line(&bad)), "{name}: {err}");

@@ -137,21 +137,21 @@ impl DirectWriter {
         Ok(DirectWriter { buf: AlignedBuf::new(), len: 0, jobs: Some(jobs), spare, thread: Some(thread) })
     }
 
-    /// The writer thread's error, once it has stopped.
-    fn thread_error(&mut self) -> io::Error {
+    /// Closes the job queue and waits for the thread: what it wrote ended with this.
+    fn join(&mut self) -> io::Result<()> {
         self.jobs = None;
         match self.thread.take().map(|t| t.join()) {
-            Some(Ok(Err(e))) => e,
-            Some(Err(_)) => io::Error::other("the writer thread panicked"),
-            _ => io::Error::other("the writer thread stopped"),
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(io::Error::other("the writer thread panicked")),
+            None => Ok(()),
         }
     }
 
     fn send(&mut self, job: Job) -> io::Result<()> {
-        let sent = self.jobs.as_ref().map(|j| j.send(job));
-        match sent {
+        match self.jobs.as_ref().map(|j| j.send(job)) {
             Some(Ok(())) => Ok(()),
-            _ => Err(self.thread_error()),
+            // The thread has stopped: its error says why.
+            _ => Err(self.join().err().unwrap_or_else(|| io::Error::other("the writer thread stopped"))),
         }
     }
 
@@ -159,12 +159,7 @@ impl DirectWriter {
     pub fn finish(mut self) -> io::Result<()> {
         let last = std::mem::replace(&mut self.buf, AlignedBuf { v: Vec::new(), off: 0 });
         self.send(Job::Last(last, self.len))?;
-        self.jobs = None;
-        match self.thread.take().map(|t| t.join()) {
-            Some(Ok(r)) => r,
-            Some(Err(_)) => Err(io::Error::other("the writer thread panicked")),
-            None => Ok(()),
-        }
+        self.join()
     }
 }
 

@@ -43,8 +43,18 @@ fn cast_mut<T: Plain>(b: &mut [u8]) -> &mut [T] {
     unsafe { std::slice::from_raw_parts_mut(b.as_mut_ptr() as *mut T, n) }
 }
 
-pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+/// Names `path` in an I/O error.
+pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |e| StoreError::Io { path: path.to_path_buf(), source: e }
+}
+
+/// Writes `values` as a whole column file and syncs it (files built in one go and then
+/// renamed into place: cluster generations, the exposure index).
+pub fn write_file<T: Plain>(path: &Path, values: &[T]) -> Result<(), StoreError> {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::with_capacity(1 << 20, File::create(path).map_err(io(path))?);
+    f.write_all(as_bytes(values)).map_err(io(path))?;
+    f.into_inner().map_err(|e| StoreError::Io { path: path.to_path_buf(), source: e.into_error() })?.sync_all().map_err(io(path))
 }
 
 /// A read-only mapping of the first `len` records of a column file.

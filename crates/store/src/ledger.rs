@@ -158,10 +158,7 @@ impl Ledger {
     /// The committed columns as slices, for passes over the whole ledger (clustering, taint)
     /// that would pay for a bounds-checked accessor call per record.
     pub fn columns(&self) -> Columns<'_> {
-        let (in_samples, out_samples) = self.samples.get_or_init(|| {
-            let sample = |c: &[u64]| c.iter().step_by(SAMPLE).copied().collect::<Vec<u64>>();
-            (sample(self.tx_first_input.as_slice()), sample(self.tx_first_output.as_slice()))
-        });
+        let (in_samples, out_samples) = self.samples();
         Columns {
             in_samples,
             out_samples,
@@ -179,6 +176,14 @@ impl Ledger {
             out_spent_by: self.out_spent_by.as_slice(),
             committed_inputs: self.manifest.inputs,
         }
+    }
+
+    /// Every `SAMPLE`-th first input and first output (made on first use), for `owner_of`.
+    fn samples(&self) -> &(Vec<u64>, Vec<u64>) {
+        self.samples.get_or_init(|| {
+            let sample = |c: &[u64]| c.iter().step_by(SAMPLE).copied().collect::<Vec<u64>>();
+            (sample(self.tx_first_input.as_slice()), sample(self.tx_first_output.as_slice()))
+        })
     }
 
     // ---- blocks ----
@@ -256,12 +261,12 @@ impl Ledger {
 
     /// The transaction an input belongs to.
     pub fn tx_of_input(&self, input: InputId) -> TxId {
-        TxId(self.columns().tx_of_input(input.0))
+        TxId(owner_of(self.tx_first_input.as_slice(), &self.samples().0, input.0))
     }
 
     /// The transaction an output belongs to.
     pub fn tx_of_output(&self, output: OutputId) -> TxId {
-        TxId(self.columns().tx_of_output(output.0))
+        TxId(owner_of(self.tx_first_output.as_slice(), &self.samples().1, output.0))
     }
 
     // ---- inputs and outputs ----

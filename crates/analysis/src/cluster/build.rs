@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
 
+use fundtrace_core::fasthash::FastMap;
 use fundtrace_core::TxId;
-use fundtrace_store::column::{as_bytes, Appender};
+use fundtrace_store::column::{io, write_file, Appender};
 use fundtrace_store::{Ledger, StoreError};
 
 use super::store::*;
@@ -105,13 +106,6 @@ pub fn rules_for(ledger: &Ledger) -> Rules {
         }
     }
     rules
-}
-
-fn io(p: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |e| StoreError::Io {
-        path: p.to_path_buf(),
-        source: e,
-    }
 }
 
 /// Clusters the transactions of `ledger` not yet in the store at `dir` (all of them the first
@@ -237,7 +231,7 @@ pub fn update_with_tags(
     uf.grow(ledger.address_count() as usize);
 
     // Tag identity of each cluster root, from the tagged addresses (first tag wins).
-    let mut identity: HashMap<u32, u32> = HashMap::new();
+    let mut identity: FastMap<u32, u32> = FastMap::default();
     for (&a, &i) in identities {
         if (a as usize) < uf.len() {
             let r = uf.find(a);
@@ -273,12 +267,15 @@ pub fn update_with_tags(
         let stats = &mut m.stats;
         let mut join = |uf: &mut UnionFind, b: u32, kind: MergeKind, heuristics: u16| {
             let (ra, rb) = (uf.find(first), uf.find(b));
+            if ra == rb {
+                return;
+            }
             let (ia, ib) = (identity.get(&ra).copied(), identity.get(&rb).copied());
-            if kind == MergeKind::Change && ra != rb && ia.is_some() && ib.is_some() && ia != ib {
+            if kind == MergeKind::Change && ia.is_some() && ib.is_some() && ia != ib {
                 stats.change_merges_vetoed += 1;
                 return;
             }
-            if let Some(j) = uf.union(first, b) {
+            if let Some(j) = uf.union_roots(ra, rb) {
                 if let Some(i) = ia.or(ib) {
                     identity.insert(j.kept, i);
                 }
@@ -350,8 +347,8 @@ pub fn update_with_tags(
 
     let old_generation = m.generation;
     let g = if start == 0 { 0 } else { old_generation + 1 };
-    write_column(&dir.join(cluster_file(g)), &roots)?;
-    write_column(&dir.join(size_file(g)), &sizes)?;
+    write_file(&dir.join(cluster_file(g)), &roots)?;
+    write_file(&dir.join(size_file(g)), &sizes)?;
     fundtrace_store::crash_point("cluster-after-columns");
     m.stats.collapse_alarms += summary.alarms.len() as u64;
     m.txs = end;
@@ -383,15 +380,3 @@ fn summary_merges(m: &ClusterManifest, before: ClusterStats) -> u64 {
         + (m.stats.change_merges - before.change_merges)
 }
 
-fn write_column(path: &Path, values: &[u32]) -> Result<(), StoreError> {
-    use std::io::Write;
-    let mut f = std::io::BufWriter::with_capacity(1 << 20, File::create(path).map_err(io(path))?);
-    f.write_all(as_bytes(values)).map_err(io(path))?;
-    f.into_inner()
-        .map_err(|e| StoreError::Io {
-            path: path.to_path_buf(),
-            source: e.into_error(),
-        })?
-        .sync_all()
-        .map_err(io(path))
-}

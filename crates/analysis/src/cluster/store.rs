@@ -185,10 +185,7 @@ impl ClusterManifest {
     pub fn store(&self, dir: &Path) -> Result<(), StoreError> {
         use std::io::Write;
         let tmp = dir.join("MANIFEST.tmp");
-        let io = |p: &Path| {
-            let p = p.to_path_buf();
-            move |e| StoreError::Io { path: p, source: e }
-        };
+        use fundtrace_store::column::io;
         let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
         f.write_all(&serde_json::to_vec_pretty(self).expect("serializable"))
             .map_err(io(&tmp))?;

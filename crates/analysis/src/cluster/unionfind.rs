@@ -55,6 +55,11 @@ impl UnionFind {
 
     pub fn union(&mut self, a: u32, b: u32) -> Option<Joined> {
         let (ra, rb) = (self.find(a), self.find(b));
+        self.union_roots(ra, rb)
+    }
+
+    /// `union` for callers that already found both roots.
+    pub fn union_roots(&mut self, ra: u32, rb: u32) -> Option<Joined> {
         if ra == rb {
             return None;
         }
@@ -69,10 +74,6 @@ impl UnionFind {
         self.size[kept as usize] += self.size[retired as usize];
         self.size[retired as usize] = 0;
         Some(j)
-    }
-
-    pub fn size_of_root(&self, root: u32) -> u32 {
-        self.size[root as usize]
     }
 
     /// Every address pointing straight at its cluster id, and the sizes (0 for non-roots).

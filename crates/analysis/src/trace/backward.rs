@@ -10,7 +10,9 @@
 //! exactly at every step.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::BinaryHeap;
+
+use fundtrace_core::fasthash::{FastMap, FastSet};
 
 use serde::Serialize;
 
@@ -97,13 +99,13 @@ pub fn backward(
     // Demand per output not yet split, by hop: value reached along paths of different
     // lengths keeps its own length (the hop decay of risk scores depends on it).
     // Each demand remembers the transaction that asked for it (for the evidence path).
-    let mut need: HashMap<u64, Vec<(u32, u64, u64)>> = HashMap::new();
+    let mut need: FastMap<u64, Vec<(u32, u64, u64)>> = FastMap::default();
     let mut heap: BinaryHeap<u64> = BinaryHeap::new();
-    let mut queued: HashSet<u64> = HashSet::new();
+    let mut queued: FastSet<u64> = FastSet::default();
     // Evidence paths: (transaction, hop) -> the transaction (one hop nearer the target)
     // that asked it for value, so a path has as many steps as its hop count says.
-    let mut child: HashMap<(u64, u32), u64> = HashMap::new();
-    let mut found: HashMap<(Origin, u32), (u64, Vec<u64>)> = HashMap::new();
+    let mut child: FastMap<(u64, u32), u64> = FastMap::default();
+    let mut found: FastMap<(Origin, u32), (u64, Vec<u64>)> = FastMap::default();
     for &(o, amount) in targets {
         t.target_value += amount;
         need.entry(o).or_default().push((0, amount, u64::MAX));
@@ -112,7 +114,7 @@ pub fn backward(
             heap.push(tx);
         }
     }
-    let path_from = |child: &HashMap<(u64, u32), u64>, mut tx: u64, mut hop: u32| {
+    let path_from = |child: &FastMap<(u64, u32), u64>, mut tx: u64, mut hop: u32| {
         let mut p = vec![tx];
         while let Some(&c) = child.get(&(tx, hop)) {
             p.push(c);

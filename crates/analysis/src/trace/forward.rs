@@ -6,7 +6,9 @@
 //! unspent) or moves on to the transaction spending it.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::BinaryHeap;
+
+use fundtrace_core::fasthash::{FastMap, FastSet};
 
 use serde::Serialize;
 
@@ -123,16 +125,16 @@ impl ForwardTrace {
 pub fn forward(g: &impl FlowGraph, seeds: &[Seed], opts: &ForwardOptions, stop_at: &dyn Fn(u32) -> Option<u32>) -> ForwardTrace {
     let mut t = ForwardTrace { model: Some(opts.model), ..Default::default() };
     // Live taint: output -> (taint, hop). Outputs leave the map when their spender runs.
-    let mut live: HashMap<u64, (Taint, u32)> = HashMap::new();
+    let mut live: FastMap<u64, (Taint, u32)> = FastMap::default();
     let mut heap: BinaryHeap<Reverse<u64>> = BinaryHeap::new();
-    let mut queued: HashSet<u64> = HashSet::new();
-    let mut addresses: HashSet<u32> = HashSet::new();
-    let mut endpoints: HashMap<u32, Endpoint> = HashMap::new();
+    let mut queued: FastSet<u64> = FastSet::default();
+    let mut addresses: FastSet<u32> = FastSet::default();
+    let mut endpoints: FastMap<u32, Endpoint> = FastMap::default();
 
     // Seeds take effect when their creating transaction is processed, on top of any taint
     // that transaction already passes on: the earlier taint keeps its place (TaintChain's
     // collision rule) and the seed taints only the rest of the output.
-    let mut overlay: HashMap<u64, Vec<(Label, u64)>> = HashMap::new();
+    let mut overlay: FastMap<u64, Vec<(Label, u64)>> = FastMap::default();
     for s in seeds {
         // Several seeds may name one output (two victims' coins in one UTXO): in order.
         overlay.entry(s.output).or_default().push((s.label, s.amount));
@@ -240,11 +242,11 @@ fn seed(taint: &mut Taint, w: u64, label: Label, amount: u64, model: Model) -> u
 fn settle(
     g: &impl FlowGraph,
     t: &mut ForwardTrace,
-    live: &mut HashMap<u64, (Taint, u32)>,
+    live: &mut FastMap<u64, (Taint, u32)>,
     heap: &mut BinaryHeap<Reverse<u64>>,
-    queued: &mut HashSet<u64>,
-    addresses: &mut HashSet<u32>,
-    endpoints: &mut HashMap<u32, Endpoint>,
+    queued: &mut FastSet<u64>,
+    addresses: &mut FastSet<u32>,
+    endpoints: &mut FastMap<u32, Endpoint>,
     o: u64,
     tx: u64,
     taint: Taint,

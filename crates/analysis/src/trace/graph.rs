@@ -1,10 +1,12 @@
 //! What traces read from a ledger: value moving from outputs through transactions into new
-//! outputs, in time order. The UTXO ledger store implements it directly; an account ledger
-//! implements it by treating each transfer as a transaction spending the account's balance
-//! (see `taint::Account`), so traces, exposure and risk run unchanged on both.
+//! outputs, in time order. The UTXO ledger store implements it (`LedgerGraph`); an account
+//! ledger would treat each transfer as a transaction spending the account's balance (see
+//! `taint::Account`), so traces, exposure and risk run unchanged on both.
 
 use fundtrace_core::TxId;
-use fundtrace_store::Ledger;
+use fundtrace_bitcoin::Header;
+use fundtrace_store::layout::{NONE, NO_ADDRESS};
+use fundtrace_store::{Columns, Ledger};
 
 /// A value-flow graph: transactions (ids in time order) consume outputs and create outputs.
 pub trait FlowGraph {
@@ -26,42 +28,55 @@ pub trait FlowGraph {
     fn outputs_to(&self, address: u32, out: &mut Vec<u64>);
 }
 
-impl FlowGraph for Ledger {
+/// The ledger store as a flow graph. Its column views are taken once, when it is made:
+/// traces and the exposure pass ask several questions per output, and rebuilding the views
+/// for each was measurable.
+pub struct LedgerGraph<'a> {
+    ledger: &'a Ledger,
+    c: Columns<'a>,
+}
+
+impl<'a> LedgerGraph<'a> {
+    pub fn new(ledger: &'a Ledger) -> LedgerGraph<'a> {
+        LedgerGraph { ledger, c: ledger.columns() }
+    }
+}
+
+impl FlowGraph for LedgerGraph<'_> {
     fn inputs(&self, tx: u64, out: &mut Vec<(u64, u64)>) {
         out.clear();
-        let c = self.columns();
+        let c = &self.c;
         for i in c.inputs_of(tx) {
             let o = c.in_spent[i as usize];
-            if o != u64::MAX {
+            if o != NONE {
                 out.push((o, c.out_value[o as usize]));
             }
         }
     }
     fn outputs(&self, tx: u64) -> std::ops::Range<u64> {
-        self.columns().outputs_of(tx)
+        self.c.outputs_of(tx)
     }
     fn value(&self, output: u64) -> u64 {
-        self.columns().out_value[output as usize]
+        self.c.out_value[output as usize]
     }
     fn address(&self, output: u64) -> Option<u32> {
-        let a = self.columns().out_address[output as usize];
-        (a != u32::MAX).then_some(a)
+        let a = self.c.out_address[output as usize];
+        (a != NO_ADDRESS).then_some(a)
     }
     fn spender(&self, output: u64) -> Option<u64> {
-        let c = self.columns();
-        c.spent_by(output).map(|i| c.tx_of_input(i))
+        self.c.spent_by(output).map(|i| self.c.tx_of_input(i))
     }
     fn creator(&self, output: u64) -> u64 {
-        self.columns().tx_of_output(output)
+        self.c.tx_of_output(output)
     }
     fn when(&self, tx: u64) -> (u64, u32) {
-        let h = self.tx_height(TxId(tx));
-        let header = &self.block(h).expect("height of a stored tx").header;
-        (h, u32::from_le_bytes(header[68..72].try_into().expect("4 bytes")))
+        let h = self.ledger.tx_height(TxId(tx));
+        let header = &self.ledger.block(h).expect("height of a stored tx").header;
+        (h, Header::decode(header).time)
     }
     fn outputs_to(&self, address: u32, out: &mut Vec<u64>) {
         out.clear();
-        out.extend(self.address_outputs(fundtrace_core::AddressId(address)).map(|o| o.0));
+        out.extend(self.ledger.address_outputs(fundtrace_core::AddressId(address)).map(|o| o.0));
     }
 }
 

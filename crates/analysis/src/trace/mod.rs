@@ -7,5 +7,5 @@ pub mod taint;
 
 pub use backward::{backward, BackwardOptions, BackwardTrace, Origin, Source};
 pub use forward::{forward, Endpoint, ForwardOptions, ForwardTrace, Seed, Stop};
-pub use graph::{FlowGraph, MemGraph};
+pub use graph::{FlowGraph, LedgerGraph, MemGraph};
 pub use taint::{Model, Segment, Taint};

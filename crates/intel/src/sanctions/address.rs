@@ -101,9 +101,8 @@ pub fn normalize(s: &str) -> Result<Normalized, String> {
     }
     if s.bytes().all(|c| BASE58.contains(&c)) {
         return match base58check(s) {
-            Ok(payload) if payload.len() == 21 && [0x00, 0x05].contains(&payload[0]) => {
-                bitcoin(s).map(ok(Format::Bitcoin))
-            }
+            // A mainnet P2PKH/P2SH address, checksum verified: base58 is canonical as written.
+            Ok(payload) if payload.len() == 21 && [0x00, 0x05].contains(&payload[0]) => Ok(ok(Format::Bitcoin)(s.to_string())),
             Ok(_) => Ok(ok(Format::Base58Check)(s.to_string())),
             Err(e) => Err(suggested.unwrap_or(e)),
         };

@@ -154,15 +154,8 @@ fn parse_lastmod(s: &str) -> Option<String> {
         Some(i) => (&s[..i], Some(s[i + 1..].trim_start())),
         None => (s, None),
     };
-    let mut parts = date.split('-');
-    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || !digits(y, 4) || !digits(m, 2) || !digits(d, 2) {
-        return None;
-    }
-    let (m, d): (u32, u32) = (m.parse().ok()?, d.parse().ok()?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
+    // A calendar date (2023-02-30 is not one).
+    fundtrace_core::Date::parse(date).ok()?;
     let Some(time) = time else { return Some(date.to_string()) };
     // HH:MM[:SS[.fraction]] then an optional zone (Z, +HH:MM, -HH:MM, or " +HH:MM").
     let zone_at = time.find(['Z', 'z', '+']).or_else(|| time.get(1..).and_then(|t| t.find('-')).map(|i| i + 1));
@@ -192,7 +185,7 @@ mod tests {
         assert_eq!(parse_lastmod("2023-08-16 12:18:52.619444").as_deref(), Some("2023-08-16T12:18:52.619444"));
         assert_eq!(parse_lastmod("2023-08-16T12:18:52Z").as_deref(), Some("2023-08-16T12:18:52Z"));
         assert_eq!(parse_lastmod("2023-08-16T12:18:52+02:00").as_deref(), Some("2023-08-16T12:18:52+02:00"));
-        for bad in ["2022-4-15", "15.04.2022", "2022-13-01", "2022-04-15 noon", "yesterday", "2022-04-15T1:00"] {
+        for bad in ["2022-4-15", "15.04.2022", "2022-13-01", "2023-02-30", "2023-02-29T10:00:00Z", "2022-04-15 noon", "yesterday", "2022-04-15T1:00"] {
             assert_eq!(parse_lastmod(bad), None, "{bad}");
         }
     }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use fundtrace_core::hex_encode;
 
 use super::actor::ActorPack;
 use super::check::Check;
@@ -119,7 +120,7 @@ fn dedup(sources: Vec<Source>) -> Result<Vec<Source>, IntelError> {
     let mut digests: HashMap<String, String> = HashMap::new();
     for s in sources {
         if let Some(prev) = out.last().filter(|p| p.uri == s.uri) {
-            let d = |x: &Source| x.bytes().map(|b| hex(&Sha256::digest(&b)));
+            let d = |x: &Source| x.bytes().map(|b| hex_encode(&Sha256::digest(&b)));
             let first = match digests.get(&prev.uri) {
                 Some(h) => h.clone(),
                 None => d(prev)?,
@@ -138,10 +139,6 @@ fn dedup(sources: Vec<Source>) -> Result<Vec<Source>, IntelError> {
         out.push(s);
     }
     Ok(out)
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Errors inside one file's import: bad input, or the database.
@@ -172,7 +169,7 @@ impl Failed {
 /// Imports one file; the pack's row id when rows were written.
 fn import_one(tx: &Transaction, src: &Source, taxonomy: &Taxonomy, summary: &mut ImportSummary) -> Result<Option<i64>, Failed> {
     let bytes = src.bytes()?;
-    let sha256 = hex(&Sha256::digest(&bytes));
+    let sha256 = hex_encode(&Sha256::digest(&bytes));
     let existing: Option<(i64, String)> = tx
         .query_row("SELECT id, sha256 FROM pack WHERE uri = ?1", [&src.uri], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;

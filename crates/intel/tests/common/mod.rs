@@ -78,13 +78,24 @@ pub fn line_of(text: &str, needle: &str) -> u64 {
 
 /// Every row of the tag tables (without import times), for "unchanged" comparisons.
 pub fn snapshot(intel: &Intel) -> Vec<String> {
+    rows(intel, "t.*")
+}
+
+/// `snapshot` without the row ids a re-import renumbers: what the packs say, and where.
+pub fn content(intel: &Intel) -> Vec<String> {
+    let mut st = intel.conn.prepare("SELECT name FROM pragma_table_info('tag') WHERE name NOT IN ('id', 'pack_id')").unwrap();
+    let columns: Vec<String> = st.query_map([], |r| r.get::<_, String>(0)).unwrap().map(|c| format!("t.{}", c.unwrap())).collect();
+    rows(intel, &columns.join(", "))
+}
+
+fn rows(intel: &Intel, tag_columns: &str) -> Vec<String> {
     let mut out = Vec::new();
     for sql in [
-        "SELECT uri, kind, file, sha256, title, creator, entries FROM pack ORDER BY uri",
-        "SELECT p.uri, t.* FROM tag t JOIN pack p ON p.id = t.pack_id ORDER BY p.uri, t.line",
-        "SELECT * FROM actor ORDER BY id",
+        "SELECT uri, kind, file, sha256, title, creator, entries FROM pack ORDER BY uri".to_string(),
+        format!("SELECT p.uri, {tag_columns} FROM tag t JOIN pack p ON p.id = t.pack_id ORDER BY p.uri, t.line"),
+        "SELECT * FROM actor ORDER BY id".to_string(),
     ] {
-        let mut st = intel.conn.prepare(sql).unwrap();
+        let mut st = intel.conn.prepare(&sql).unwrap();
         let n = st.column_count();
         let rows = st
             .query_map([], |r| {
