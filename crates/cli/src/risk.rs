@@ -149,8 +149,9 @@ fn sending(ctx: &Context, attribution: &Attribution, target: &str, p: &RiskParam
     let g = &ctx.graph();
     let mut seeds: Vec<Seed> = Vec::new();
     if target.len() == 64 && target.bytes().all(|b| b.is_ascii_hexdigit()) {
-        let tx = ctx.tx_id(target)?;
-        seeds.extend(g.outputs(tx).map(|o| Seed { output: o, label: 0, amount: g.value(o) }));
+        // What the transaction paid to others (change back to the spender is not "sent").
+        let outs = crate::trace::outputs_leaving(ctx, attribution, ctx.tx_id(target)?);
+        seeds.extend(outs.into_iter().map(|o| Seed { output: o, label: 0, amount: g.value(o) }));
     } else {
         // What the address spent, followed from the transactions that spent it.
         let a = ctx.address_id(target)?;

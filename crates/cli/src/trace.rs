@@ -114,6 +114,19 @@ pub fn run(data_dir: &Path, c: TraceCommand) -> Result<(), Failure> {
     }
 }
 
+/// The outputs of `tx` that leave its spender: not paid back to the spender's entity (change
+/// stays clean) and not empty.
+pub fn outputs_leaving(ctx: &Context, attribution: &Attribution, tx: u64) -> Vec<u64> {
+    let view = TxView::of(&ctx.ledger, tx);
+    let spender: HashSet<u32> = view.inputs.iter().filter_map(|i| i.address).map(|a| attribution.key(a)).collect();
+    ctx.graph()
+        .outputs(tx)
+        .zip(&view.outputs)
+        .filter(|(_, o)| o.address.is_none_or(|a| !spender.contains(&attribution.key(a))) && o.value > 0)
+        .map(|(o, _)| o)
+        .collect()
+}
+
 /// A seed argument resolved to outputs.
 pub fn resolve_seed(ctx: &Context, attribution: &Attribution, s: &str, label: u32) -> Result<Vec<Seed>, Failure> {
     let g = &ctx.graph();
@@ -129,16 +142,7 @@ pub fn resolve_seed(ctx: &Context, attribution: &Attribution, s: &str, label: u3
     }
     if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
         // A transaction: the outputs that leave the spender (change back to it stays clean).
-        let tx = ctx.tx_id(s)?;
-        let view = TxView::of(&ctx.ledger, tx);
-        let spender: HashSet<u32> = view.inputs.iter().filter_map(|i| i.address).map(|a| attribution.key(a)).collect();
-        let outs: Vec<Seed> = g
-            .outputs(tx)
-            .zip(&view.outputs)
-            .filter(|(_, o)| o.address.is_none_or(|a| !spender.contains(&attribution.key(a))))
-            .filter(|(_, o)| o.value > 0)
-            .map(|(o, _)| seed(o))
-            .collect();
+        let outs: Vec<Seed> = outputs_leaving(ctx, attribution, ctx.tx_id(s)?).into_iter().map(seed).collect();
         if outs.is_empty() {
             return Err(Failure::from(format!("{s}: every output goes back to the spender; seed an output as TXID:VOUT")));
         }

@@ -126,6 +126,11 @@ fn forward_trace_accounts_for_every_satoshi_and_finds_the_cash_outs() {
         assert_eq!(by["fifo"].as_u64().unwrap(), fifo);
     }
 
+    // The theft transaction's sending side is what left the victim: the stolen value exactly
+    // (its change back to the victim's hot wallet is not "sent"), as the trace seeds it.
+    let theft_risk = json(&run(&data, &["risk", theft, "--json"]));
+    assert_eq!(theft_risk["sending"]["total_value"], incident["stolen_value"], "{theft_risk}");
+
     // Risk of the deposit that received the most: its funds came from the theft.
     let cash_out = incident["endpoints"].as_array().unwrap().iter().filter(|e| e["route"] == "peel").max_by_key(|e| e["amount"].as_u64()).unwrap();
     let tx = json(&run(&data, &["tx", cash_out["txid"].as_str().unwrap(), "--json"]));
